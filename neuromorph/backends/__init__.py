@@ -1,0 +1,1 @@
+"""Backends: take a quantized network to a device (export) or emulate the device in software."""
