@@ -1,0 +1,314 @@
+r"""Float reference simulator of spike coding networks (Eq 1 of Brendel et al. 2020).
+
+Discrete-time dynamics exactly as the authors' code does them (their discrete semantics are the
+default; the paper's continuous-time reading differs only where noted in ``kernels.py``)::
+
+    V_t = (1 − λdt) V_{t−1} + dt F c_t + Ω o_{t−d} + σ_V ξ_t       (voltage, Eq 1)
+    x_t = (1 − λdt) x_{t−1} + dt c_t                               (signal, Eq 2)
+    r_t = (1 − λdt) r_{t−1} + o_t                                  (filtered spikes)
+    x̂_t = D r_t                                                    (read-out)
+
+with ``d = 1`` (the kick of a spike, including the neuron's own reset Ω_kk, lands at the next
+step) and at most one spike per step, given to the neuron with the largest noisy margin
+``V − T − σ_T η`` (``one_spike=True``).  ``one_spike=False`` lets every supra-threshold neuron
+fire (hardware has no arbiter).  ``delay`` > 1 and ``syn_tau`` > 0 model transmission delays
+and synaptic filtering (the quantization stage's delay model uses them).
+
+Public entry points: :func:`simulate` (frozen weights, optional recording) and
+:func:`learn` (plasticity on, long runs in chunks with weight snapshots).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from . import kernels
+from .network import SCN
+from .plasticity import FF_FORMS, FeedforwardRule, RecurrentRule
+from .rng import make_state, state_from_generator
+from .signals import check_signal
+
+RECORDABLE = ("spikes", "r", "V", "currents")
+
+
+@dataclass
+class SimOptions:
+    """Discretisation options.
+
+    one_spike: at most one spike per step network-wide (the reference's arbiter).
+    delay: steps between a spike and its recurrent effect (≥ 1; 1 = the code and the chip).
+    syn_tau: time constant (s) of a first-order synaptic filter on recurrent input; 0 = none.
+    """
+
+    one_spike: bool = True
+    delay: int = 1
+    syn_tau: float = 0.0
+
+    def __post_init__(self) -> None:
+        if int(self.delay) < 1:
+            raise ValueError(f"delay must be >= 1 step (1 = the next step), got {self.delay}")
+        self.delay = int(self.delay)
+        if not np.isfinite(self.syn_tau) or self.syn_tau < 0:
+            raise ValueError(f"syn_tau must be >= 0 s, got {self.syn_tau}")
+
+    def syn_decay(self, dt: float) -> float:
+        return float(np.exp(-dt / self.syn_tau)) if self.syn_tau > 0 else 0.0
+
+
+@dataclass
+class SimState:
+    """Everything carried from one step to the next (so runs can be continued)."""
+
+    V: np.ndarray
+    r: np.ndarray
+    x: np.ndarray
+    b: np.ndarray
+    buf: np.ndarray
+    syn: np.ndarray
+    U: np.ndarray
+    m: np.ndarray
+    bufE: np.ndarray
+    bufI: np.ndarray
+    rng_state: np.ndarray
+    step: int = 0
+
+    @classmethod
+    def zeros(cls, n: int, m: int, delay: int, seed_state: np.ndarray) -> "SimState":
+        return cls(V=np.zeros(n), r=np.zeros(n), x=np.zeros(m), b=np.zeros(m),
+                   buf=np.zeros((delay + 1, n)), syn=np.zeros(n), U=np.zeros((n, m)), m=np.zeros(m),
+                   bufE=np.zeros((delay + 1, n)), bufI=np.zeros((delay + 1, n)), rng_state=seed_state)
+
+
+@dataclass
+class Recording:
+    """Result of :func:`simulate`. Arrays are (T, N) per neuron or (T, M) per signal dimension;
+    entries not asked for are ``None``.  ``counts`` (N,) spikes per neuron; ``duration`` in s."""
+
+    x: np.ndarray
+    counts: np.ndarray
+    n_steps: int
+    dt: float
+    spikes: Optional[np.ndarray] = None
+    r: Optional[np.ndarray] = None
+    V: Optional[np.ndarray] = None
+    I_E: Optional[np.ndarray] = None
+    I_I: Optional[np.ndarray] = None
+    state: Optional[SimState] = None
+
+    @property
+    def duration(self) -> float:
+        return self.n_steps * self.dt
+
+    def rates_hz(self) -> np.ndarray:
+        """Per-neuron firing rates in Hz, shape (N,)."""
+        return self.counts / self.duration
+
+    def mean_rate_hz(self) -> float:
+        return float(self.counts.sum() / (self.duration * self.counts.size))
+
+
+def _resolve_rng(seed) -> np.ndarray:
+    if seed is None:
+        return make_state(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.Generator):
+        return state_from_generator(seed)
+    if isinstance(seed, np.ndarray) and seed.dtype == np.uint64 and seed.shape == (4,):
+        return seed
+    return make_state(int(seed))
+
+
+def _record_mask(record: Iterable[str]) -> int:
+    mask = 0
+    for name in record:
+        if name not in RECORDABLE:
+            raise ValueError(f"cannot record {name!r}; choose from {RECORDABLE}")
+        mask |= {"spikes": kernels.REC_SPIKES, "r": kernels.REC_R, "V": kernels.REC_V,
+                 "currents": kernels.REC_CURRENTS}[name]
+    return mask
+
+
+_EMPTY2 = np.zeros((0, 0))
+
+
+def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_first: bool,
+         rec_mask: int = 0, rec: Optional[dict] = None, offset: int = 0,
+         rrule: Optional[RecurrentRule] = None, frule: Optional[FeedforwardRule] = None,
+         counts: Optional[np.ndarray] = None, F=None, Om=None) -> int:
+    """Advance ``state`` over input ``c`` (L, M); learning modifies ``F``/``Om`` in place."""
+    F = net.F if F is None else F
+    Om = net.Omega if Om is None else Om
+    n = F.shape[0]
+    rec = rec or {}
+    L = c.shape[0]
+
+    def sl(key, dtype=np.float64):
+        a = rec.get(key)
+        return a[offset:offset + L] if a is not None else np.zeros((0, 0), dtype=dtype)
+
+    lr_rec = rrule.lr if (rrule is not None and rrule.enabled) else 0.0
+    lr_ff = frule.lr if (frule is not None and frule.enabled) else 0.0
+    b_leak = net.lam if (frule is None or frule.trace_leak is None) else frule.trace_leak
+    if b_leak * net.dt >= 1:
+        raise ValueError(f"FF trace leak {b_leak} s^-1 is too fast for dt={net.dt} s")
+    cov_rate = (frule.cov_leak * net.dt) if frule is not None else 0.0
+    if counts is None:
+        counts = np.zeros(n, dtype=np.int64)
+    tot = kernels.scn_run(
+        F, Om, net.thresholds, net.decay, net.dt, c, net.v_noise, net.t_noise, state.rng_state,
+        state.V, state.r, state.x, state.b, state.buf, state.syn, state.step,
+        opts.one_spike, r_decay_first, opts.delay, opts.syn_decay(net.dt),
+        lr_rec, rrule.beta if rrule else 0.0, rrule.mu if rrule else 0.0,
+        lr_ff, frule.alpha if frule else 0.0, FF_FORMS[frule.form] if frule else 0,
+        1.0 - b_leak * net.dt, state.U, state.m, cov_rate,
+        rec_mask, sl("spikes", np.uint8), sl("r"), sl("V"), sl("I_E"), sl("I_I"),
+        state.bufE, state.bufI, counts, np.empty(n), np.empty(n))
+    state.step += L
+    return tot
+
+
+def simulate(net: SCN, c: np.ndarray, *, seed=None, record: Sequence[str] = ("r",),
+             options: Optional[SimOptions] = None, state: Optional[SimState] = None,
+             r_decay_first: bool = True) -> Recording:
+    """Run ``net`` with frozen weights on input current ``c`` (T, M).
+
+    ``record``: any of ``"spikes"`` (T, N) uint8, ``"r"``, ``"V"`` (T, N) float64,
+    ``"currents"`` (excitatory/inhibitory synaptic input per neuron and step, split by the sign
+    of each input term and each lateral weight; self-reset excluded).  Memory is allocated
+    only for what is recorded.  ``seed``: int, ``np.random.Generator`` or None.
+    ``r_decay_first``: the evaluation order of the reference (``r = a r + o``).
+    """
+    c = check_signal("input current c", c, net.n_inputs)
+    opts = options or SimOptions()
+    mask = _record_mask(record)
+    T, n = c.shape[0], net.n_neurons
+    if state is None:
+        state = SimState.zeros(n, net.n_inputs, opts.delay, _resolve_rng(seed))
+    elif state.buf.shape[0] != opts.delay + 1:
+        raise ValueError(f"state was made for delay={state.buf.shape[0] - 1}, options ask for {opts.delay}")
+    rec = {}
+    if mask & kernels.REC_SPIKES:
+        rec["spikes"] = np.zeros((T, n), dtype=np.uint8)
+    if mask & kernels.REC_R:
+        rec["r"] = np.zeros((T, n))
+    if mask & kernels.REC_V:
+        rec["V"] = np.zeros((T, n))
+    if mask & kernels.REC_CURRENTS:
+        rec["I_E"] = np.zeros((T, n))
+        rec["I_I"] = np.zeros((T, n))
+    counts = np.zeros(n, dtype=np.int64)
+    x = np.zeros((T, net.n_inputs))
+    # the signal is cheap to compute outside the kernel; keep kernel state x in sync
+    from .signals import leaky_integrate
+
+    x[:] = leaky_integrate(c, net.lam, net.dt, x0=state.x)
+    _run(net, c, state, opts, r_decay_first=r_decay_first, rec_mask=mask, rec=rec, counts=counts)
+    return Recording(x=x, counts=counts, n_steps=T, dt=net.dt, spikes=rec.get("spikes"), r=rec.get("r"),
+                     V=rec.get("V"), I_E=rec.get("I_E"), I_I=rec.get("I_I"), state=state)
+
+
+@dataclass
+class LearnResult:
+    """Output of :func:`learn`: the final network, weight snapshots and spike totals.
+
+    ``snapshots``: list of (step, F copy, Omega copy) at the requested steps.
+    """
+
+    network: SCN
+    snapshots: list = field(default_factory=list)
+    total_spikes: int = 0
+    n_steps: int = 0
+    state: Optional[SimState] = None
+
+
+InputSource = Callable[[int, int], np.ndarray]
+"""``source(start_step, n_steps) -> c`` of shape (n_steps, M): a deterministic chunk provider."""
+
+
+def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (RecurrentRule(), FeedforwardRule()),
+          seed=None, options: Optional[SimOptions] = None, snapshot_steps: Sequence[int] = (),
+          chunk: int = 100_000, progress: Optional[Callable[[int], None]] = None,
+          state: Optional[SimState] = None) -> LearnResult:
+    """Train ``net`` (a copy is returned; ``net`` itself is not modified) for ``n_steps`` steps.
+
+    ``source(start, L)`` supplies the input current chunk by chunk (so 10⁷-step protocols
+    never hold the whole input in memory).  ``rules``: any of one :class:`RecurrentRule` and
+    one :class:`FeedforwardRule` (omit or disable one to freeze that pathway).
+    ``snapshot_steps``: weights are copied *before* these step indices (0-based) are simulated;
+    a snapshot at step s therefore holds the weights after s learning steps.
+    """
+    if n_steps < 0:
+        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+    rrule = next((r for r in rules if isinstance(r, RecurrentRule)), None)
+    frule = next((r for r in rules if isinstance(r, FeedforwardRule)), None)
+    unknown = [r for r in rules if not isinstance(r, (RecurrentRule, FeedforwardRule))]
+    if unknown:
+        raise TypeError(f"unsupported rule object(s) for an SCN: {unknown}")
+    opts = options or SimOptions()
+    work = net.copy()
+    n, m = work.n_neurons, work.n_inputs
+    if state is None:
+        state = SimState.zeros(n, m, opts.delay, _resolve_rng(seed))
+    snaps = sorted({int(s) for s in snapshot_steps if 0 <= int(s) <= n_steps})
+    result = LearnResult(network=work)
+    bounds = sorted(set(list(range(0, n_steps, chunk)) + snaps + [n_steps]))
+    si = 0
+    counts = np.zeros(n, dtype=np.int64)
+    for a, bnd in zip(bounds[:-1] + [n_steps], bounds[1:] + [n_steps]):
+        while si < len(snaps) and snaps[si] == a:
+            result.snapshots.append((a, work.F.copy(), work.Omega.copy()))
+            si += 1
+        if bnd <= a:
+            continue
+        c = source(a, bnd - a)
+        c = check_signal("input current c", c, m)
+        result.total_spikes += _run(work, c, state, opts, r_decay_first=False, rrule=rrule, frule=frule,
+                                    counts=counts)
+        if not (np.all(np.isfinite(work.Omega)) and np.all(np.isfinite(work.F))):
+            raise FloatingPointError(f"weights became non-finite at step {bnd}; lower the learning rates")
+        if progress is not None:
+            progress(bnd - a)
+    while si < len(snaps):
+        result.snapshots.append((snaps[si], work.F.copy(), work.Omega.copy()))
+        si += 1
+    result.n_steps = n_steps
+    result.state = state
+    return result
+
+
+def block_noise_source(n_inputs: int, seed, *, amplitude: float = 2000.0, sigma: float = 30.0,
+                       block: int = 1000, cov: Optional[np.ndarray] = None, group: int = 100) -> InputSource:
+    """Input source of the paper's training protocol: independent smoothed-noise blocks.
+
+    Blocks are drawn ``group`` at a time, each group from its own seed (derived from ``seed``
+    and the group index), so any chunking of the run sees the same input.  ``cov`` (M, M)
+    mixes the channels to that covariance.
+    """
+    from .signals import correlated_gaussian, smoothed_white_noise
+
+    root_entropy = np.random.SeedSequence(seed).entropy
+    glen = block * group
+    cache: dict = {}
+
+    def group_at(g: int) -> np.ndarray:
+        if g not in cache:
+            cache.clear()
+            rng = np.random.default_rng(np.random.SeedSequence(root_entropy, spawn_key=(g,)))
+            if cov is None:
+                cache[g] = smoothed_white_noise(glen, n_inputs, rng, amplitude=amplitude, sigma=sigma, block=block)
+            else:
+                cache[g] = correlated_gaussian(glen, cov, rng, amplitude=amplitude, sigma=sigma, block=block)
+        return cache[g]
+
+    def source(start: int, length: int) -> np.ndarray:
+        out = np.empty((length, n_inputs))
+        pos = 0
+        while pos < length:
+            g, off = divmod(start + pos, glen)
+            take = min(length - pos, glen - off)
+            out[pos:pos + take] = group_at(g)[off:off + take]
+            pos += take
+        return out
+
+    return source
