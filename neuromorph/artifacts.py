@@ -1,0 +1,82 @@
+"""Writing outputs safely: JSON metrics, figures and reports are written to a temporary file
+beside the target and renamed into place, so an interrupted run never leaves a half-written
+file.  Every JSON artefact carries ``format_version`` and provenance (versions, seed)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+ARTIFACT_FORMAT_VERSION = 1
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: Union[str, Path], data: dict) -> Path:
+    """Write ``data`` (with ``format_version`` added if absent) as pretty JSON, atomically."""
+    payload = {"format_version": ARTIFACT_FORMAT_VERSION}
+    payload.update(data)
+    return atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default, allow_nan=True) + "\n")
+
+
+def save_figure(fig, path: Union[str, Path], dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=str(path.parent))
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        plt.close(fig)
+    return path
+
+
+def provenance(seed: Any = None, config: Any = None) -> dict:
+    """Versions of the stack, the seed and (if given) a hash of the run's config."""
+    import numba
+    import scipy
+
+    from . import __version__
+
+    out = {"neuromorph": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "scipy": scipy.__version__, "numba": numba.__version__, "seed": seed}
+    if config is not None:
+        blob = json.dumps(config, sort_keys=True, default=_json_default).encode()
+        out["config_sha256"] = hashlib.sha256(blob).hexdigest()
+    return out
