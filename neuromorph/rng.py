@@ -135,3 +135,8 @@ def normals(state: np.ndarray, size: int) -> np.ndarray:
     out = np.empty(int(size))
     fill_normal(state, out)
     return out
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """An independent 63-bit seed for sub-stream ``keys`` of a run seeded with ``seed``."""
+    return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
