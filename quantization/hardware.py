@@ -231,7 +231,7 @@ class _Field:
         if self.kind == "choice":
             s = "one of " + ", ".join(repr(c) for c in self.choices)
         elif self.kind == "int":
-            s = f"integer {_fmt(self.lo)}..{_fmt(self.hi)}"
+            s = f"integer {_range(self.lo, self.hi)}"
         elif self.kind == "float":
             s = f"number > {_fmt(self.lo)}" + (f" and <= {_fmt(self.hi)}" if self.hi is not None else "")
         elif self.kind == "bool":
@@ -247,6 +247,11 @@ class _Field:
         return s
 
 
+def _range(lo: Optional[float], hi: Optional[float]) -> str:
+    """'1..32', or '>= 1' when there is no upper bound."""
+    return f">= {_fmt(lo)}" if hi is None else f"{_fmt(lo)}..{_fmt(hi)}"
+
+
 def _fmt(x: Optional[float]) -> str:
     if x is None:
         return "inf"
@@ -255,7 +260,6 @@ def _fmt(x: Optional[float]) -> str:
     return repr(x)
 
 
-_BIG = 1 << 30  # "practically unbounded" neuron/channel counts (still catches typos like 1e12)
 
 _FIELDS: dict[str, _Field] = {
     "format_version": _Field("int", FORMAT_VERSION, FORMAT_VERSION),
@@ -268,15 +272,15 @@ _FIELDS: dict[str, _Field] = {
     # dt [s]: strictly positive; the 10 s upper bound is far above any SNN step but catches
     # unit mix-ups such as "dt: 1000" meant as 1000 µs.
     "dt": _Field("float", 0.0, 10.0),
-    "max_inputs": _Field("int", 1, _BIG, nullable="yes"),
-    "max_hidden": _Field("int", 1, _BIG, nullable="yes"),
-    "max_outputs": _Field("int", 1, _BIG, nullable="yes"),
+    "max_inputs": _Field("int", 1, None, nullable="yes"),
+    "max_hidden": _Field("int", 1, None, nullable="yes"),
+    "max_outputs": _Field("int", 1, None, nullable="yes"),
     "max_syn": _Field("int", 1, 8, nullable="yes"),
-    "max_fanout": _Field("int", 1, _BIG, nullable="yes"),
+    "max_fanout": _Field("int", 1, None, nullable="yes"),
     "input_projection": _Field("choice", choices=("all", "first")),
-    "input_projection_size": _Field("int", 1, _BIG, nullable="str"),
+    "input_projection_size": _Field("int", 1, None, nullable="str"),
     "output_projection": _Field("choice", choices=("all", "last")),
-    "output_projection_size": _Field("int", 1, _BIG, nullable="str"),
+    "output_projection_size": _Field("int", 1, None, nullable="str"),
     "weight_bits": _Field("int", 1, 32, nullable="float"),
     "weight_signed": _Field("bool"),
     "max_weight_shift": _Field("int", 0, 31, nullable="float"),
@@ -286,9 +290,9 @@ _FIELDS: dict[str, _Field] = {
     "bias_bits": _Field("int", 1, 32, nullable="float"),
     "max_dash_mem": _Field("int", 0, 31, nullable="float"),
     "max_dash_syn": _Field("int", 0, 31, nullable="float"),
-    "max_input_events": _Field("int", 1, _BIG, nullable="yes"),
-    "max_hidden_events": _Field("int", 1, _BIG, nullable="yes"),
-    "max_output_events": _Field("int", 1, _BIG, nullable="yes"),
+    "max_input_events": _Field("int", 1, None, nullable="yes"),
+    "max_hidden_events": _Field("int", 1, None, nullable="yes"),
+    "max_output_events": _Field("int", 1, None, nullable="yes"),
 }
 # Keys allowed in a file but not HardwareSpec data fields.
 _META_KEYS = ("overridable",)
@@ -338,7 +342,7 @@ def _check_value(path: Optional[Path], name: str, value: Any, is_float_target: b
         if isinstance(value, bool) or not isinstance(value, int):
             raise _err(path, name, f"{q} = {value!r} has type {type(value).__name__}, expected integer (allowed {f.describe()})")
         if (f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi):
-            raise _err(path, name, f"{q} = {value!r} is out of range (allowed {_fmt(f.lo)}..{_fmt(f.hi)})")
+            raise _err(path, name, f"{q} = {value!r} is out of range (allowed {_range(f.lo, f.hi)})")
         return int(value)
     # float
     if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
