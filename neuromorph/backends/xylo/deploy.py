@@ -1,0 +1,65 @@
+"""From a quantized SCN to a Xylo deployment: the Rockpool-format spec, the input raster and
+the read-out decoding.
+
+Layout (paper orientation → Rockpool's ``[source, target, syn]``):
+
+* input channel ``2j`` / ``2j+1`` carry the positive / negative part of signal dimension j
+  (sigma-delta events, :mod:`quantization.encoding`); both project ``±w_in[:, j]`` onto
+  synapse 0 of every hidden neuron;
+* recurrent weights ``w_rec[i, k]`` (k → i) sit on the last synapse (synapse 1 on 2-synapse
+  chips, so input and recurrent filtering can be set apart; synapse 0 on Xylo IMU);
+* output neuron m integrates ``w_out[m, :]`` and never fires (threshold at the int16 maximum);
+  its membrane divided by ``scale_out`` is x̂_m.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from quantization.encoding import encode_signed_events
+from quantization.hardware import HardwareSpec
+from quantization.mapping import QuantizedSCN
+
+from .spec import XyloSpec
+
+NEVER_FIRE = 32767
+
+
+def spec_from_quantized(q: QuantizedSCN, target: HardwareSpec) -> XyloSpec:
+    """The Rockpool spec of ``q`` for ``target`` (a Xylo device)."""
+    n, m = q.n_neurons, q.n_inputs
+    nsyn = 2 if (target.max_syn or 1) >= 2 else 1
+    w_in = np.zeros((2 * m, n, nsyn), dtype=np.int64)
+    w_in[0::2, :, 0] = q.w_in.T
+    w_in[1::2, :, 0] = -q.w_in.T
+    w_rec = np.zeros((n, n, nsyn), dtype=np.int64)
+    w_rec[:, :, nsyn - 1] = q.w_rec.T
+    full = lambda v, k: np.full(k, int(v), dtype=np.int64)  # noqa: E731
+    return XyloSpec.from_dict(dict(
+        weights_in=w_in, weights_rec=w_rec, weights_out=q.w_out.T.copy(), threshold=q.threshold.copy(),
+        threshold_out=full(NEVER_FIRE, m), dash_mem=full(q.dash_mem, n), dash_syn=full(q.dash_syn, n),
+        dash_syn_2=full(q.dash_syn, n), dash_mem_out=full(q.dash_mem_out, m), dash_syn_out=full(q.dash_syn_out, m),
+        weight_shift_in=q.shift_in, weight_shift_rec=q.shift_rec, weight_shift_out=q.shift_out,
+        bias=full(0, n), bias_out=full(0, m), dt=q.dt), device=target.device)
+
+
+def encode_signal(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
+    """Input raster (T, 2M) that makes the chip represent signal ``x`` (T, M).
+
+    The chip's leak is ``λ_chip = 2^−dash_mem/dt``; the current that holds x under that leak is
+    ``c = (x_t − (1 − λ_chip dt) x_{t−1}) / dt`` — so the encoder, not a retraining, absorbs the
+    difference between the float and the bit-shift time constant."""
+    x = np.asarray(x, dtype=np.float64)
+    a = 1.0 - q.lam_chip * q.dt
+    prev = np.vstack([np.zeros((1, x.shape[1])), x[:-1]])
+    u = x - a * prev  # = dt * c
+    return encode_signed_events(u, q.input_gain, q.max_input_events)
+
+
+def decode_output(q: QuantizedSCN, vmem_out: np.ndarray) -> np.ndarray:
+    """x̂ (T, M) from the output neurons' membrane (T, M), aligned with the input: the readout
+    lags the hidden layer by one step (hidden → output delivery), so sample t+1 estimates x_t."""
+    v = np.asarray(vmem_out, dtype=np.float64) / q.scale_out
+    out = np.empty_like(v)
+    out[:-1] = v[1:]
+    out[-1] = v[-1]
+    return out

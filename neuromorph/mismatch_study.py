@@ -1,0 +1,19 @@
+"""Mismatch instances of a quantized SCN evaluated in the float simulator (fake-quant)."""
+from __future__ import annotations
+
+import numpy as np
+
+from quantization.mapping import QuantizedSCN
+from quantization.mismatch import mismatch_instances
+
+from .network import SCN
+from .quantize_stage import fake_quant_network, signal_error
+
+
+def mismatch_errors(net: SCN, q: QuantizedSCN, target, x: np.ndarray, *, sigma, n_instances: int, seed: int,
+                    stats: dict = None) -> dict:
+    """Fake-quant coding error over mismatch instances: mean, sd and the list."""
+    errs = [signal_error(fake_quant_network(qi, net), x, seed)["error"]
+            for qi in mismatch_instances(q, sigma, n_instances, seed)]
+    return {"sigma": sigma, "n_instances": n_instances, "error_mean": float(np.mean(errs)),
+            "error_sd": float(np.std(errs, ddof=1)) if len(errs) > 1 else 0.0, "errors": errs}

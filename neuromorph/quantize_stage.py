@@ -1,0 +1,194 @@
+"""The quantization stage as the product runs it: learnt float SCN in, integer network, fit
+check and report out (``neuromorph quantize``).
+
+The arithmetic lives in the lower-layer package :mod:`quantization`; this module supplies what
+only the simulator knows: the operating statistics (peak input per step, peak |V|, peak |x̂|)
+measured by running the float network, and the *fake-quant* evaluation — the dequantized
+network run in the float simulator, so the cost of quantization is seen apart from the chip's
+other differences (no spike arbiter, synaptic filtering, event-coded input).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from quantization.fit_check import check_fit
+from quantization.hardware import HardwareSpec, load_target
+from quantization.mapping import MappingOptions, QuantizedSCN, map_scn, quantization_errors
+
+from .artifacts import atomic_write_text, provenance, write_json
+from .metrics import normalized_error
+from .network import SCN, atomic_write_bytes, load_network
+from .rng import derive_seed
+from .signals import current_for_signal, leaky_integrate, smoothed_white_noise
+from .simulator import SimOptions, simulate
+
+QDIR_NETWORK = "quantized.npz"
+
+
+def test_signal(n_inputs: int, steps: int, seed: int, lam: float, dt: float, amplitude: float = 2000.0,
+                sigma: float = 30.0) -> tuple:
+    """The evaluation input: smoothed white noise current c (T, M) and its signal x (T, M)."""
+    c = smoothed_white_noise(steps, n_inputs, np.random.default_rng(derive_seed(seed, 21)), amplitude=amplitude,
+                             sigma=sigma, block=None)
+    return c, leaky_integrate(c, lam, dt)
+
+
+def operating_statistics(net: SCN, c: np.ndarray, seed: int) -> dict:
+    """Peak per-step input |dt·c|, peak |V| and peak |x| of the float network on input ``c``."""
+    rec = simulate(net, c, seed=derive_seed(seed, 22), record=("V",))
+    return {"input_peak": float(np.abs(c * net.dt).max()), "v_peak": float(np.abs(rec.V).max()),
+            "x_peak": float(np.abs(rec.x).max())}
+
+
+def fake_quant_network(q: QuantizedSCN, like: SCN) -> SCN:
+    """The float SCN the integer network implements (chip leak, dequantized weights)."""
+    d = q.dequantize()
+    return SCN(F=d["F"], Omega=d["Omega"], D=d["D"], thresholds=d["thresholds"], lam=d["lam"], dt=q.dt,
+               v_noise=like.v_noise, t_noise=like.t_noise, meta={"fake_quant_of": q.target})
+
+
+def signal_error(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] = None) -> dict:
+    """Drive ``net`` so that it should represent ``x`` (T, M) (input current computed for the
+    network's own leak) and return the normalised error of D r and the mean rate (Hz)."""
+    c = current_for_signal(x, net.lam, net.dt)
+    rec = simulate(net, c, seed=derive_seed(seed, 23), record=("r",), options=options)
+    return {"error": normalized_error(x, rec.r @ net.D.T), "rate_hz": rec.mean_rate_hz()}
+
+
+def quantize_network(net: SCN, target: HardwareSpec, stats: dict, options: Optional[MappingOptions] = None,
+                     margin: float = 1.25) -> QuantizedSCN:
+    """Map ``net`` onto ``target`` using measured operating statistics with a safety margin."""
+    return map_scn(net.F, net.Omega, net.D, net.thresholds, net.lam, net.dt, target,
+                   input_peak=stats["input_peak"] * margin, v_peak=stats["v_peak"] * margin,
+                   x_peak=stats["x_peak"] * margin, options=options)
+
+
+def fit_report(q: QuantizedSCN, target: HardwareSpec) -> dict:
+    """The chip fit check of the deployed shapes (± input channel pairs, N hidden, M outputs)."""
+    n, m = q.n_neurons, q.n_inputs
+    w_in = np.zeros((2 * m, n), dtype=np.int64)
+    w_in[0::2] = q.w_in.T
+    w_in[1::2] = -q.w_in.T
+    rep = check_fit(target, 2 * m, n, m, weights_in=w_in, weights_rec=q.w_rec.T, weights_out=q.w_out.T,
+                    thresholds=q.threshold, dash_mem=np.full(n, q.dash_mem), dash_syn=np.full(n, q.dash_syn),
+                    n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
+                    taus=np.array([1.0 / q.lam]), dt=q.dt)
+    return rep.to_dict()
+
+
+def save_quantized(q: QuantizedSCN, path: Union[str, Path]) -> Path:
+    """Versioned integer network: NPZ arrays + JSON metadata entry, written atomically."""
+    d = q.to_arrays()
+    payload = dict(d["arrays"])
+    payload["__meta__"] = np.array(json.dumps(d["meta"], default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    return atomic_write_bytes(path, lambda fh: np.savez(fh, **payload))
+
+
+def load_quantized(path: Union[str, Path]) -> QuantizedSCN:
+    path = Path(path)
+    if path.is_dir():
+        path = path / QDIR_NETWORK
+    if not path.is_file():
+        raise FileNotFoundError(f"quantized network not found: {path} (run 'neuromorph quantize' first)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        meta = json.loads(str(data.pop("__meta__")))
+        return QuantizedSCN.from_arrays(data, meta)
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a valid quantized network ({exc})") from None
+
+
+def find_network(run_dir: Union[str, Path]) -> Path:
+    """The learnt network file of a ``reproduce``/``train`` output directory (or the file itself)."""
+    p = Path(run_dir)
+    if p.is_file():
+        return p
+    if not p.exists():
+        raise FileNotFoundError(f"run directory not found: {p}")
+    cand = p / "network.npz"
+    if not cand.is_file():
+        raise FileNotFoundError(f"{p} holds no network.npz (expected the output of 'neuromorph reproduce' or 'train')")
+    return cand
+
+
+def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Path], *, seed: int = 0,
+                 mismatch: float = 0.0, method: str = "scn", rounding: str = "nearest",
+                 test_steps: int = 10_000, target_overrides: Optional[dict] = None) -> dict:
+    """``neuromorph quantize``: map the run's network, check the fit, measure float and
+    fake-quant error on a common test signal, write QDIR.  Returns the report dict."""
+    from .backends.xylo.deploy import spec_from_quantized
+    from .backends.xylo.spec import save_spec
+
+    net = load_network(find_network(run_dir))
+    if not isinstance(net, SCN):
+        raise ValueError("quantize supports SCNs without Dale's law (Figs 2, 3, 5 networks)")
+    target = load_target(target_name, **(target_overrides or {}))
+    if target.is_float:
+        raise ValueError(f"target {target.name!r} is the float reference; choose a chip or 'fixed-point'")
+    if abs(target.dt - net.dt) > 1e-12:
+        target = load_target(target_name, **dict(target_overrides or {}, dt=net.dt))
+    out = Path(out)
+    c, x = test_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
+    stats = operating_statistics(net, c, seed)
+    opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24))
+    q = quantize_network(net, target, stats, opts)
+    report = {"target": target.name, "method": method, "rounding": rounding, "weight_bits": q.weight_bits,
+              "operating_statistics": stats}
+    report["fit_check"] = fit_report(q, target)
+    report["error_float"] = signal_error(net, x, seed)["error"]
+    fq = signal_error(fake_quant_network(q, net), x, seed)
+    report["error_quantized"] = fq["error"]
+    report["rate_float_hz"] = signal_error(net, x, seed)["rate_hz"]
+    report["rate_quantized_hz"] = fq["rate_hz"]
+    report["parameters"] = quantization_errors(net.F, net.Omega, net.D, net.thresholds, q)
+    report["integer"] = {"shift_in": q.shift_in, "shift_rec": q.shift_rec, "shift_out": q.shift_out,
+                         "dash_mem": q.dash_mem, "dash_syn": q.dash_syn, "scale_v": q.scale_v,
+                         "input_gain": q.input_gain, "scale_out": q.scale_out,
+                         "expected_saturation": {"vmem_peak_fraction": stats["v_peak"] * q.scale_v / (2 ** (target.state_bits - 1) - 1)}}
+    if mismatch > 0:
+        from .mismatch_study import mismatch_errors
+
+        report["mismatch"] = mismatch_errors(net, q, target, x, sigma=mismatch, n_instances=20, seed=seed, stats=stats)
+    report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
+                                                         "mismatch": mismatch, "run": str(run_dir)})
+    out.mkdir(parents=True, exist_ok=True)
+    save_quantized(q, out / QDIR_NETWORK)
+    if target.device in ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu"):
+        spec = spec_from_quantized(q, target)
+        save_spec(spec, out / "spec.npz", metadata={"target": target.name, "scale_out": q.scale_out,
+                                                   "input_gain": q.input_gain})
+        report["spec"] = "spec.npz"
+    write_json(out / "quantization.json", report)
+    atomic_write_text(out / "quantization.md", quantization_markdown(report))
+    return report
+
+
+def quantization_markdown(rep: dict) -> str:
+    """A short human-readable report."""
+    lines = [f"# Quantization report: {rep['target']} ({rep['method']}, {rep['weight_bits']}-bit weights)", "",
+             "| quantity | value |", "|---|---|",
+             f"| coding error, float | {rep['error_float']:.4g} |",
+             f"| coding error, quantized (fake-quant) | {rep['error_quantized']:.4g} |",
+             f"| ratio | {rep['error_quantized'] / rep['error_float']:.3g} |",
+             f"| rate float / quantized (Hz) | {rep['rate_float_hz']:.3g} / {rep['rate_quantized_hz']:.3g} |",
+             f"| fit check | {'ok' if rep['fit_check']['ok'] else 'FAILED'} |", "",
+             "## Per parameter class", "", "| class | relative RMS error | rounded to zero |", "|---|---|---|"]
+    for k, v in rep["parameters"].items():
+        if "relative_rms_error" in v:
+            lines.append(f"| {k} | {v['relative_rms_error']:.3g} | {v['rounded_to_zero']} |")
+    lam = rep["parameters"]["lam"]
+    lines += ["", f"Membrane time constant: float {lam['tau_float_ms']:.3g} ms, chip {lam['tau_chip_ms']:.3g} ms "
+                  f"(bit-shift decay; the input encoder compensates by driving the chip's own leak).", ""]
+    if not rep["fit_check"]["ok"]:
+        lines += ["## Fit violations", ""] + [f"- {v['message']}" for v in rep["fit_check"]["violations"]]
+    if "mismatch" in rep:
+        mm = rep["mismatch"]
+        lines += ["", f"## Mismatch (σ = {mm['sigma']}, {mm['n_instances']} instances)", "",
+                  f"error {mm['error_mean']:.4g} ± {mm['error_sd']:.2g} (mean ± sd)"]
+    return "\n".join(lines) + "\n"
