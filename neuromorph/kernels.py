@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rng import normal
+from .rng import normal, uniform
 
 THRESHOLD_NOISE_CUTOFF = 8.0
 
@@ -37,10 +37,28 @@ REC_CURRENTS = 8
 
 
 @njit(cache=True)
+def grid_round(w, offset, q, q_max, rng_state):
+    """Stochastically round ``w + offset`` onto the grid ``q·n`` (|n| ≤ q_max), minus ``offset``.
+
+    Unbiased (E[result] = w inside the range), so learning updates much smaller than one grid
+    step still move the weight on average: quantization-aware local learning."""
+    v = (w + offset) / q
+    n = np.floor(v)
+    if uniform(rng_state) < v - n:
+        n += 1.0
+    if n > q_max:
+        n = q_max
+    elif n < -q_max:
+        n = -q_max
+    return n * q - offset
+
+
+@njit(cache=True)
 def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
             V, r, x, b, buf, syn, step0,
-            one_spike, r_decay_first, delay, syn_decay,
-            lr_rec, beta, mu, lr_ff, alpha, ff_form, b_decay, U, m, cov_rate,
+            one_spike, r_decay_first, delay, syn_decay, subtractive, max_events,
+            lr_rec, beta, mu, w_max, lr_ff, alpha, ff_form, b_decay, U, m, cov_rate,
+            q_rec, q_ff, q_max, diag_off,
             rec_mask, rec_spikes, rec_r, rec_V, rec_E, rec_I, bufE, bufI,
             counts, tmp_u, tmp_rec):
     """Advance the network ``c.shape[0]`` steps in place. Returns the number of spikes.
@@ -59,6 +77,7 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
     cutoff = -THRESHOLD_NOISE_CUTOFF * t_noise
     total = 0
     spk = np.empty(N, dtype=np.int64)
+    nev = np.ones(N, dtype=np.int64)
     for t in range(L):
         slot = (step0 + t) % nbuf
         # 1. recurrent arrivals (with optional first-order synaptic filter)
@@ -129,6 +148,10 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
                     u -= t_noise * normal(rng_state)
                 if u >= 0.0:
                     spk[nsp] = i
+                    if subtractive:
+                        # the chip emits floor(V/θ) events (capped) and subtracts them all
+                        ne = 1 + int(u / T[i])
+                        nev[nsp] = ne if ne < max_events else max_events
                     nsp += 1
         # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
         for q in range(nsp):
@@ -143,20 +166,33 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
                 else:
                     for j in range(M):
                         F[k, j] += lr_ff * (b[j] - alpha * U[k, j])
+                if q_ff > 0.0:
+                    for j in range(M):
+                        F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, rng_state)
             if learn_rec:
                 for i in range(N):
                     Om[i, k] -= lr_rec * (beta * (V[i] + mu * r[i]) + Om[i, k])
+                    if i != k and Om[i, k] > w_max:
+                        Om[i, k] = w_max  # sign constraint on lateral weights (e.g. inhibition only)
                 Om[k, k] -= lr_rec * mu
+                if q_rec > 0.0:
+                    for i in range(N):
+                        Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max, rng_state)
         if r_decay_first:
             for i in range(N):
                 r[i] *= decay
         dslot = (step0 + t + delay) % nbuf
         for q in range(nsp):
             k = spk[q]
-            r[k] += 1.0
-            counts[k] += 1
+            ne = nev[q] if (subtractive and not one_spike) else 1
+            r[k] += ne
+            counts[k] += ne
             for i in range(N):
-                buf[dslot, i] += Om[i, k]
+                buf[dslot, i] += ne * Om[i, k]
+            if subtractive:
+                # reset −T_k at once (as the chip does); the rest of Ω_kk arrives through the synapse
+                V[k] -= ne * T[k]
+                buf[dslot, k] += ne * T[k]
             if rec_cur:
                 for i in range(N):
                     if i != k:
@@ -172,7 +208,7 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
         # recording
         if rec_mask & REC_SPIKES:
             for q in range(nsp):
-                rec_spikes[t, spk[q]] = 1
+                rec_spikes[t, spk[q]] = nev[q] if (subtractive and not one_spike) else 1
         if rec_mask & REC_R:
             for i in range(N):
                 rec_r[t, i] = r[i]

@@ -43,12 +43,19 @@ class RecurrentRule:
     beta: float = 1.0 / 0.9
     mu: float = 0.02 / 0.9
     enabled: bool = True
+    max_lateral: float = float("inf")
+    """Upper bound on lateral (off-diagonal) weights after each update; 0 = inhibition only,
+    which keeps an SCN stable on hardware without a spike arbiter (see ``quantization``)."""
 
     def on_spike(self, state: "LearningState", k: int) -> None:
         om = state.Omega
         delta = self.beta * (state.V + self.mu * state.r) + om[:, k]
         delta[k] += self.mu
         om[:, k] -= self.lr * delta
+        if np.isfinite(self.max_lateral):
+            col = om[:, k]
+            mask = np.arange(col.size) != k
+            col[mask] = np.minimum(col[mask], self.max_lateral)
 
 
 @dataclass

@@ -40,11 +40,18 @@ class SimOptions:
     one_spike: at most one spike per step network-wide (the reference's arbiter).
     delay: steps between a spike and its recurrent effect (≥ 1; 1 = the code and the chip).
     syn_tau: time constant (s) of a first-order synaptic filter on recurrent input; 0 = none.
+    subtractive_reset: the spiking neuron's V drops by its threshold at once (the chip's reset);
+        only Ω_kk + T_k travels through the delayed/filtered recurrent path.
+    max_events: events a neuron may emit per step in multi-spike chip mode (Xylo: 31).
+
+    :func:`chip_options` gives the combination that mirrors a Xylo core.
     """
 
     one_spike: bool = True
     delay: int = 1
     syn_tau: float = 0.0
+    subtractive_reset: bool = False
+    max_events: int = 31
 
     def __post_init__(self) -> None:
         if int(self.delay) < 1:
@@ -55,6 +62,15 @@ class SimOptions:
 
     def syn_decay(self, dt: float) -> float:
         return float(np.exp(-dt / self.syn_tau)) if self.syn_tau > 0 else 0.0
+
+
+def chip_options(dash_syn: int = 1, dt: float = 1e-3, max_events: int = 31) -> SimOptions:
+    """Float dynamics of a Xylo-like core: no spike arbiter, recurrent input through a bit-shift
+    synapse of dash ``dash_syn`` (decay 1 − 2^−d per step, the same impulse response), immediate
+    subtractive reset, several events per neuron and step."""
+    a = 1.0 - 2.0 ** (-int(dash_syn))
+    return SimOptions(one_spike=False, delay=1, syn_tau=float(-dt / np.log(a)), subtractive_reset=True,
+                      max_events=max_events)
 
 
 @dataclass
@@ -130,12 +146,27 @@ def _record_mask(record: Iterable[str]) -> int:
 
 
 _EMPTY2 = np.zeros((0, 0))
+_ZERO1 = np.zeros(1)
+
+
+@dataclass
+class WeightGrid:
+    """Integer grid that learning must stay on (quantization-aware learning).
+
+    After every plastic update the changed weights are stochastically rounded onto
+    ``q·n``, ``|n| ≤ q_max``: Ω_ik on ``q_rec`` (the diagonal offset by ``diag_offset[k]``,
+    which the chip's subtractive reset carries), F on ``q_ff``.  0 disables a grid."""
+
+    q_rec: float
+    q_ff: float
+    q_max: float
+    diag_offset: np.ndarray
 
 
 def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_first: bool,
          rec_mask: int = 0, rec: Optional[dict] = None, offset: int = 0,
          rrule: Optional[RecurrentRule] = None, frule: Optional[FeedforwardRule] = None,
-         counts: Optional[np.ndarray] = None, F=None, Om=None) -> int:
+         counts: Optional[np.ndarray] = None, F=None, Om=None, grid: Optional["WeightGrid"] = None) -> int:
     """Advance ``state`` over input ``c`` (L, M); learning modifies ``F``/``Om`` in place."""
     F = net.F if F is None else F
     Om = net.Omega if Om is None else Om
@@ -158,10 +189,13 @@ def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_
     tot = kernels.scn_run(
         F, Om, net.thresholds, net.decay, net.dt, c, net.v_noise, net.t_noise, state.rng_state,
         state.V, state.r, state.x, state.b, state.buf, state.syn, state.step,
-        opts.one_spike, r_decay_first, opts.delay, opts.syn_decay(net.dt),
+        opts.one_spike, r_decay_first, opts.delay, opts.syn_decay(net.dt), opts.subtractive_reset, opts.max_events,
         lr_rec, rrule.beta if rrule else 0.0, rrule.mu if rrule else 0.0,
+        rrule.max_lateral if rrule else np.inf,
         lr_ff, frule.alpha if frule else 0.0, FF_FORMS[frule.form] if frule else 0,
         1.0 - b_leak * net.dt, state.U, state.m, cov_rate,
+        grid.q_rec if grid else 0.0, grid.q_ff if grid else 0.0, grid.q_max if grid else 0.0,
+        grid.diag_offset if grid else _ZERO1,
         rec_mask, sl("spikes", np.uint8), sl("r"), sl("V"), sl("I_E"), sl("I_I"),
         state.bufE, state.bufI, counts, np.empty(n), np.empty(n))
     state.step += L
@@ -229,7 +263,7 @@ InputSource = Callable[[int, int], np.ndarray]
 def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (RecurrentRule(), FeedforwardRule()),
           seed=None, options: Optional[SimOptions] = None, snapshot_steps: Sequence[int] = (),
           chunk: int = 100_000, progress: Optional[Callable[[int], None]] = None,
-          state: Optional[SimState] = None) -> LearnResult:
+          state: Optional[SimState] = None, grid: Optional[WeightGrid] = None) -> LearnResult:
     """Train ``net`` (a copy is returned; ``net`` itself is not modified) for ``n_steps`` steps.
 
     ``source(start, L)`` supplies the input current chunk by chunk (so 10⁷-step protocols
@@ -264,7 +298,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
         c = source(a, bnd - a)
         c = check_signal("input current c", c, m)
         result.total_spikes += _run(work, c, state, opts, r_decay_first=False, rrule=rrule, frule=frule,
-                                    counts=counts)
+                                    counts=counts, grid=grid)
         if not (np.all(np.isfinite(work.Omega)) and np.all(np.isfinite(work.F))):
             raise FloatingPointError(f"weights became non-finite at step {bnd}; lower the learning rates")
         if progress is not None:

@@ -49,10 +49,32 @@ def encode_signal(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     ``c = (x_t − (1 − λ_chip dt) x_{t−1}) / dt`` — so the encoder, not a retraining, absorbs the
     difference between the float and the bit-shift time constant."""
     x = np.asarray(x, dtype=np.float64)
-    a = 1.0 - q.lam_chip * q.dt
+    return encode_signed_events(input_drive(q, x), q.input_gain, q.max_input_events)
+
+
+def input_drive(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
+    """Per-step drive (T, M) to be sigma-delta encoded for signal ``x``.
+
+    Two compensations make the chip's V receive exactly the float model's ``dt·F c`` each step:
+    (1) ``u = dt·c`` is computed for the chip's leak; (2) pre-emphasis undoes the input
+    synapse's bit-shift low-pass: with ``a = 1 − 2^−dash_syn`` the synapse maps events e to
+    ``Isyn_t = a (Isyn_{t−1} + W e_t)``, so sending ``G (u_t / a − u_{t−1})`` (G = 2^d − 1, the
+    synapse's total gain folded into W) gives ``Isyn_t ∝ u_t``: no lag, no smoothing."""
+    return pre_emphasis(signal_increments(x, q.lam_chip, q.dt), q.dash_syn)
+
+
+def signal_increments(x: np.ndarray, lam: float, dt: float) -> np.ndarray:
+    """``u_t = x_t − (1 − λdt) x_{t−1}`` (= dt·c_t), with x_{−1} = 0."""
     prev = np.vstack([np.zeros((1, x.shape[1])), x[:-1]])
-    u = x - a * prev  # = dt * c
-    return encode_signed_events(u, q.input_gain, q.max_input_events)
+    return x - (1.0 - lam * dt) * prev
+
+
+def pre_emphasis(u: np.ndarray, dash_syn: int) -> np.ndarray:
+    """Inverse of the bit-shift synapse (see :func:`input_drive`)."""
+    a = 1.0 - 2.0 ** (-int(dash_syn))
+    G = 2.0 ** int(dash_syn) - 1.0
+    prev = np.vstack([np.zeros((1, u.shape[1])), u[:-1]])
+    return G * (u / a - prev)
 
 
 def decode_output(q: QuantizedSCN, vmem_out: np.ndarray) -> np.ndarray:

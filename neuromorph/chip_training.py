@@ -1,0 +1,110 @@
+"""Local learning on the constrained network: adapting an SCN to a chip.
+
+Two tools, both running the paper's own recurrent and feed-forward rules:
+
+* :func:`adapt_to_chip` — *delay-aware retraining*.  On silicon there is no one-spike-per-step
+  arbiter, recurrent input passes a bit-shift synapse and the reset is subtractive
+  (:func:`neuromorph.simulator.chip_options`).  A network learnt with the arbiter is unstable
+  under those dynamics: neighbouring neurons fire in the same step, overshoot, and the
+  *excitatory* lateral weights between opposite neurons (Ω_ik = −F_i·F_k > 0) turn the
+  overshoot into ping-pong.  Measured on the Fig 2 network: 12 kHz, error 0.69.  Removing the
+  lateral excitation (the rule's ``max_lateral=0``) and continuing to learn under the chip's
+  dynamics brings the error back to ≈ 2–3× the float reference.
+* :func:`retrain_quantized` — *quantization-aware learning*: the rules keep running on the
+  integer grid of a :class:`quantization.mapping.QuantizedSCN` (stochastic rounding after each
+  update, any mismatch instance), so the network re-balances itself to the device it has.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import numpy as np
+
+from quantization.mapping import QuantizedSCN, syn_gain
+
+from .metrics import optimal_decoder
+from .network import SCN
+from .plasticity import FeedforwardRule, RecurrentRule
+from .rng import derive_seed
+from .signals import smoothed_white_noise
+from .simulator import SimOptions, WeightGrid, block_noise_source, chip_options, learn, simulate
+
+
+def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, steps: int = 50_000,
+                  amplitude: float = 600.0) -> SCN:
+    """Least-squares decoder under the given dynamics (the reference's protocol: 0.3·A input)."""
+    c = smoothed_white_noise(steps, net.n_inputs, np.random.default_rng(derive_seed(seed, 31)),
+                             amplitude=amplitude, block=None)
+    rec = simulate(net, c, seed=derive_seed(seed, 32), record=("r",), options=options)
+    out = net.copy()
+    out.D = optimal_decoder(rec.r, rec.x)
+    return out
+
+
+def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
+                  inhibition_only: bool = True, progress=None) -> SCN:
+    """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
+    decoder refitted under those dynamics."""
+    opts = chip_options(dash_syn, net.dt)
+    work = net.copy()
+    max_lat = 0.0 if inhibition_only else float("inf")
+    if inhibition_only:
+        off = ~np.eye(work.n_neurons, dtype=bool)
+        work.Omega[off] = np.minimum(work.Omega[off], 0.0)
+    rules = (RecurrentRule(max_lateral=max_lat), FeedforwardRule())
+    res = learn(work, block_noise_source(net.n_inputs, derive_seed(seed, 33)), steps, rules=rules,
+                seed=derive_seed(seed, 34), options=opts, progress=progress)
+    out = refit_decoder(res.network, seed, opts)
+    out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only})
+    return out
+
+
+def weight_grid(q: QuantizedSCN) -> WeightGrid:
+    """The float-unit grid of ``q``'s integer weights (uniform scale, i.e. the ``scn`` method)."""
+    if not np.allclose(q.neuron_gain, 1.0):
+        raise ValueError("quantization-aware learning needs one voltage scale (mapping method 'scn')")
+    G = syn_gain(q.dash_syn)
+    S = q.scale_v
+    from quantization.fixed_point import qmax
+
+    return WeightGrid(q_rec=2.0 ** q.shift_rec * G / S, q_ff=2.0 ** q.shift_in * G * q.input_gain / S,
+                      q_max=float(qmax(q.weight_bits)), diag_offset=q.threshold / S)
+
+
+def retrain_quantized(q: QuantizedSCN, like: SCN, *, steps: int = 200_000, seed: int = 0,
+                      options: Optional[SimOptions] = None, rules=None, progress=None) -> QuantizedSCN:
+    """Run the local rules on the integer network ``q`` (weights stay on its grid) and return
+    the re-balanced integer network (thresholds, leak and scales unchanged) with its read-out
+    weights refitted."""
+    from .quantize_stage import fake_quant_network
+
+    grid = weight_grid(q)
+    net = fake_quant_network(q, like)
+    # recurrent plasticity only by default: on a coarse grid, stochastically rounded
+    # feed-forward updates move encoders by whole steps (measured: worse than not retraining)
+    rules = rules or (RecurrentRule(),)
+    res = learn(net, block_noise_source(net.n_inputs, derive_seed(seed, 35)), steps, rules=rules,
+                seed=derive_seed(seed, 36), options=options, grid=grid, progress=progress)
+    Om = res.network.Omega.copy()
+    Om[np.diag_indices_from(Om)] += grid.diag_offset
+    w_rec = np.rint(Om / grid.q_rec).astype(np.int64)
+    w_in = np.rint(res.network.F / grid.q_ff).astype(np.int64)
+    m = int(grid.q_max)
+    if np.abs(w_rec).max() > m or np.abs(w_in).max() > m:
+        raise AssertionError("learning left the weight grid")  # grid_round clips; cannot happen
+    q2 = replace(q, w_in=w_in, w_rec=w_rec, stats=dict(q.stats, retrained_steps=steps))
+    return refit_readout(q2, like, seed, options)
+
+
+def refit_readout(q: QuantizedSCN, like: SCN, seed: int, options: Optional[SimOptions] = None) -> QuantizedSCN:
+    """Least-squares decoder of the integer network (as the chip runs it), put on ``q``'s
+    read-out grid (same scale and shift)."""
+    from quantization.fixed_point import qmax
+
+    from .quantize_stage import fake_quant_network
+
+    fq = refit_decoder(fake_quant_network(q, like), seed, options)
+    m = qmax(q.weight_bits)
+    w = np.clip(np.rint(fq.D * q.scale_out / (syn_gain(q.dash_syn_out) * 2.0 ** q.shift_out)), -m, m)
+    return replace(q, w_out=w.astype(np.int64))
