@@ -1,0 +1,32 @@
+"""neuromorph verify QDIR --out DIR"""
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "verify a deployment: float vs fake-quant vs emulator vs Rockpool XyloSim"
+DESCRIPTION = """Run one test signal through the float reference, the fake-quant model, the bit-exact
+emulator and Rockpool's XyloSim. Writes verify.json (error_float, error_fake_quant, error_emulated,
+emulator_matches_xylosim, saturation events, per-neuron rate differences), report.md and PNGs.
+
+Exit status: 0 when the emulator and XyloSim agree exactly, 1 when they differ, 2 on bad input."""
+
+
+def add_arguments(p) -> None:
+    p.add_argument("qdir", type=Path, help="output directory of 'neuromorph quantize'")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=10_000, help="length of the test signal (time steps)")
+    p.add_argument("--no-xylosim", action="store_true", help="skip the Rockpool XyloSim comparison")
+
+
+def main(args) -> int:
+    from ..verify_stage import verify
+
+    if args.steps < 100:
+        raise ValueError(f"--steps must be >= 100, got {args.steps}")
+    res = verify(args.qdir, args.out, seed=args.seed, test_steps=args.steps, with_xylosim=not args.no_xylosim)
+    em = res.get("error_emulated")
+    print(f"error float {res['error_float']:.4g} | fake-quant {res['error_fake_quant']:.4g} | emulated "
+          f"{'n/a' if em is None else format(em, '.4g')} | emulator == XyloSim: {res['emulator_matches_xylosim']}")
+    print(f"wrote {args.out / 'verify.json'} and {args.out / 'report.md'}")
+    return 1 if res["emulator_matches_xylosim"] is False else 0
