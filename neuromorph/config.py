@@ -1,0 +1,96 @@
+"""Run configuration: one YAML file describes a pipeline run (train → quantize → verify).
+
+Unknown sections or keys, and values of the wrong type, raise :class:`ConfigError` naming the
+file and the key; missing keys take the built-in defaults (``configs/default.yaml``).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Optional, Union
+
+import yaml
+
+DEFAULT_PATH = Path(__file__).parent / "configs" / "default.yaml"
+
+_CHOICES = {("train", "experiment"): ("fig2",), ("train", "init"): ("paper", "code"),
+            ("quantize", "method"): ("scn", "global", "channel"), ("quantize", "rounding"): ("nearest", "stochastic"),
+            ("quantize", "adapt"): ("auto", "on", "off")}
+_POSITIVE = {("train", "iterations"), ("quantize", "adapt_steps"), ("verify", "test_steps")}
+
+
+class ConfigError(ValueError):
+    """A malformed run configuration."""
+
+
+def default_config() -> dict:
+    return yaml.safe_load(DEFAULT_PATH.read_text())
+
+
+def default_config_text() -> str:
+    return DEFAULT_PATH.read_text()
+
+
+def load_config(path: Optional[Union[str, Path]] = None, overrides: Optional[dict] = None) -> dict:
+    """The default config updated by the file at ``path`` (if any) and ``overrides`` (dotted keys)."""
+    cfg = default_config()
+    name = "default"
+    if path is not None:
+        p = Path(path)
+        name = str(p)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            user = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(user, dict):
+            raise ConfigError(f"{p}: top level must be a mapping of sections")
+        _merge(cfg, user, name)
+    for key, value in (overrides or {}).items():
+        sec, _, k = key.partition(".")
+        _merge(cfg, {sec: {k: value}} if k else {sec: value}, "command line")
+    _validate(cfg, name)
+    return cfg
+
+
+def _merge(cfg: dict, user: dict, name: str) -> None:
+    for sec, val in user.items():
+        if sec not in cfg:
+            raise ConfigError(f"{name}: unknown section {sec!r} (allowed: {sorted(cfg)})")
+        if isinstance(cfg[sec], dict):
+            if not isinstance(val, dict):
+                raise ConfigError(f"{name}: section {sec!r} must be a mapping")
+            for k, v in val.items():
+                if k not in cfg[sec]:
+                    raise ConfigError(f"{name}: unknown key {sec}.{k} (allowed: {sorted(cfg[sec])})")
+                cfg[sec][k] = v
+        else:
+            cfg[sec] = val
+
+
+def _validate(cfg: dict, name: str) -> None:
+    ref = default_config()
+    for sec, body in ref.items():
+        if isinstance(body, dict):
+            for k, dv in body.items():
+                v = cfg[sec][k]
+                if isinstance(dv, bool) and not isinstance(v, bool):
+                    raise ConfigError(f"{name}: {sec}.{k} must be true or false, got {v!r}")
+                if isinstance(dv, (int, float)) and not isinstance(dv, bool):
+                    if isinstance(v, bool) or not isinstance(v, (int, float)):
+                        raise ConfigError(f"{name}: {sec}.{k} must be a number, got {v!r}")
+                    if (sec, k) in _POSITIVE and v <= 0:
+                        raise ConfigError(f"{name}: {sec}.{k} must be > 0, got {v}")
+                    if isinstance(dv, int) and not isinstance(dv, bool) and float(v) != int(v):
+                        raise ConfigError(f"{name}: {sec}.{k} must be an integer, got {v}")
+                if (sec, k) in _CHOICES and v not in _CHOICES[(sec, k)]:
+                    raise ConfigError(f"{name}: {sec}.{k} = {v!r} is not one of {list(_CHOICES[(sec, k)])}")
+        elif not isinstance(cfg[sec], int) or isinstance(cfg[sec], bool):
+            raise ConfigError(f"{name}: {sec} must be an integer, got {cfg[sec]!r}")
+    if cfg["quantize"]["mismatch"] < 0:
+        raise ConfigError(f"{name}: quantize.mismatch must be >= 0, got {cfg['quantize']['mismatch']}")
+
+
+def dump_config(cfg: dict) -> str:
+    return yaml.safe_dump(copy.deepcopy(cfg), sort_keys=False)
