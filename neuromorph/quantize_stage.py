@@ -30,7 +30,7 @@ from .simulator import SimOptions, simulate
 QDIR_NETWORK = "quantized.npz"
 
 
-def test_signal(n_inputs: int, steps: int, seed: int, lam: float, dt: float, amplitude: float = 2000.0,
+def evaluation_signal(n_inputs: int, steps: int, seed: int, lam: float, dt: float, amplitude: float = 2000.0,
                 sigma: float = 30.0) -> tuple:
     """The evaluation input: smoothed white noise current c (T, M) and its signal x (T, M)."""
     c = smoothed_white_noise(steps, n_inputs, np.random.default_rng(derive_seed(seed, 21)), amplitude=amplitude,
@@ -139,7 +139,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if abs(target.dt - net.dt) > 1e-12:
         target = load_target(target_name, **dict(target_overrides or {}, dt=net.dt))
     out = Path(out)
-    c, x = test_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
+    c, x = evaluation_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
     chip_device = target.device in ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu")
     adapt = chip_device if adapt is None else bool(adapt)
     deployed = net

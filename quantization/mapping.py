@@ -277,9 +277,6 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
         # recurrent weight lands exactly on the grid's end (q_max << s_rec): full weight range
         Om = Omega.copy()
         off = ~np.eye(N, dtype=bool)
-        if opts.symmetric:
-            sym = 0.5 * (Om + Om.T)
-            Om[off] = sym[off]
         Om[np.diag_indices(N)] = np.diag(Omega) + T
         p_rec = float(np.abs(Om).max()) * (1 + 2e-3)  # margin: θ rounding moves the diagonal
         if opts.full_range and p_rec > 0:
@@ -308,12 +305,19 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
             Tq = ratio * (Fq ** 2).sum(1)
             Tq = np.where(Tq > 0, Tq, T)
         theta = np.clip(round_nearest(S * Tq), 1, thr_max).astype(np.int64)
-        # lateral weights: symmetric part rounded once and mirrored (Ω ≈ −F Fᵀ is symmetric)
+        # lateral weights: pairs that are symmetric to within one grid step (as the learnt
+        # Ω ≈ −F Fᵀ is) get the same integer, so rounding does not break the symmetry; pairs the
+        # network learnt to be asymmetric are rounded on their own
         Om[np.diag_indices(N)] = np.diag(Omega) + theta / S
-        w_rec, s_rec, c_rec = _fit_class(S * Om / G, bits, max_shift, opts.rounding, rng)
-        if opts.rounding == "nearest" and opts.symmetric:
-            up = np.triu(w_rec, 1)
-            w_rec[off] = (up + up.T)[off]
+        if opts.symmetric:
+            lsb = G * 2.0 ** max_shift / S  # an upper bound on the grid step, refined below
+            for _ in range(2):
+                near = off & (np.abs(Om - Om.T) < lsb)
+                Om_s = np.where(near, 0.5 * (Om + Om.T), Om)
+                w_rec, s_rec, c_rec = _fit_class(S * Om_s / G, bits, max_shift, opts.rounding, rng)
+                lsb = G * 2.0 ** s_rec / S
+        else:
+            w_rec, s_rec, c_rec = _fit_class(S * Om / G, bits, max_shift, opts.rounding, rng)
         gain = np.ones(N)
     else:
         # Rockpool's quantizers (global_quantize / channel_quantize): input + recurrent weights

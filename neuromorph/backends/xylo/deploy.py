@@ -21,6 +21,8 @@ from quantization.mapping import QuantizedSCN
 
 from .spec import XyloSpec
 
+# int16 maximum: an output neuron fires only if its membrane reaches the top of the state range,
+# which the read-out scale (quantization headroom) keeps it well below in normal operation
 NEVER_FIRE = 32767
 
 

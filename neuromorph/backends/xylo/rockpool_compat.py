@@ -10,7 +10,9 @@ Why this module exists
 
 What it does
 ------------
-* :func:`samna_available` detects the real samna from installed files only (no import).
+* :func:`samna_available` detects the real samna from installed files only (no import). If only
+  the shim is installed, :func:`import_xylo_module` blocks it (``sys.modules["samna"] = None``) so
+  Rockpool's own ``import samna`` attempts fail at once instead of running pip.
 * :func:`import_xylo_module` imports ``rockpool.devices.xylo.<name>``. Without samna it first
   registers *bare* package objects (correct ``__path__``, ``__init__`` not executed) for
   ``rockpool.devices.xylo`` (and ``syns65302`` when a sub-module of it is asked for), so the
@@ -98,9 +100,8 @@ def samna_available() -> bool:
     compiled binary. An already-imported ``samna`` module (e.g. imported by the user) counts as
     available only if it exposes ``__version__``, which the shim never reaches.
     """
-    mod = sys.modules.get("samna")
-    if mod is not None:
-        return hasattr(mod, "__version__")
+    if "samna" in sys.modules:  # imported already, or blocked (None) by _block_samna_shim
+        return hasattr(sys.modules["samna"], "__version__")
     try:
         spec = importlib.util.find_spec("samna")
     except (ImportError, ValueError):
@@ -145,6 +146,24 @@ def _register_bare_package(fullname: str) -> ModuleType:
     return module
 
 
+def _block_samna_shim() -> None:
+    """Make ``import samna`` fail fast when only the PyPI shim is installed.
+
+    Rockpool imports ``samna`` in several places (``rockpool.utilities.backend_management`` even at
+    ``import rockpool``) and catches the failure; with the shim installed each attempt would run pip
+    first. A ``None`` entry in ``sys.modules`` makes those imports raise ``ImportError`` at once. Only
+    done when a non-real samna is installed; with no samna at all nothing is touched.
+    """
+    if "samna" in sys.modules:
+        return
+    try:
+        found = importlib.util.find_spec("samna") is not None
+    except (ImportError, ValueError):
+        return
+    if found and not samna_available():
+        sys.modules["samna"] = None  # type: ignore[assignment]
+
+
 def import_xylo_module(name: str) -> ModuleType:
     """Import ``rockpool.devices.xylo.<name>`` (e.g. ``"syns61201"``, ``"syns63300"``,
     ``"syns65302.xylo_mapper"``), working around rockpool 3.1.0's import bug when samna is absent.
@@ -156,6 +175,7 @@ def import_xylo_module(name: str) -> ModuleType:
     """
     name = name.removeprefix(_XYLO_PKG + ".")
     fullname = f"{_XYLO_PKG}.{name}"
+    _block_samna_shim()
     if samna_available():
         return importlib.import_module(fullname)
     if fullname in sys.modules and not getattr(sys.modules[fullname], "__neuromorph_bare__", False):

@@ -1,0 +1,465 @@
+"""Xylo SNN-core network specification in Rockpool's format, with validation and NPZ file I/O.
+
+The keys are exactly those taken by Rockpool's ``XyloSim.from_specification`` (syns61201 /
+syns63300), so a spec round-trips to Rockpool unchanged (:meth:`XyloSpec.to_rockpool_kwargs`).
+
+Shapes (``Nsyn`` = synaptic states per hidden neuron, 1 for Xylo IMU, 1 or 2 for Xylo Audio):
+
+=================== ======================== ========================================= ============
+key                 shape                    meaning                                   range
+=================== ======================== ========================================= ============
+``weights_in``      (Nin, Nien, Nsyn)        input channel -> first Nien hidden        int8
+``weights_rec``     (Nhid, Nhid, Nsyn)       hidden -> hidden (one step later)         int8
+``weights_out``     (Noen, Nout)             LAST Noen hidden -> output neurons        int8
+``threshold``       (Nhid,)                  hidden firing threshold                   int16
+``threshold_out``   (Nout,)                  output firing threshold                   int16
+``dash_mem``        (Nhid,)                  Vmem bit-shift decay                      0..15
+``dash_syn``        (Nhid,)                  Isyn (synapse 0) bit-shift decay          0..15
+``dash_syn_2``      (Nhid,)                  Isyn2 (synapse 1) bit-shift decay         0..15
+``dash_mem_out``    (Nout,)                  output Vmem decay                         0..15
+``dash_syn_out``    (Nout,)                  output Isyn decay                         0..15
+``bias``            (Nhid,)                  added to dV every step                    int16
+``bias_out``        (Nout,)                  output bias                               int16
+``weight_shift_*``  scalar                   left shift of in / rec / out weights      0..15
+``aliases``         (Nhid,)                  alias target per hidden neuron, -1 none   -1..Nhid-1
+``dt``              scalar (s)               time step                                 > 0
+=================== ======================== ========================================= ============
+
+Defaults for absent keys are what ``XyloSim.from_specification`` really uses (rockpool 3.1.0):
+``weights_rec`` 0, all dashes **0** (its docstring says 1, the code uses 0), thresholds 0, biases 0,
+shifts 0, no aliases, ``dt`` 1e-3. Ranges are those xylosim accepts (its C++ types: int8 weights,
+int16 thresholds and biases); dashes are 4-bit on the chip. Shifts: xylosim computes ``w << k`` and
+narrows it to int16 (so ``k >= 9`` can wrap); the hardware register width is not documented, 0..15
+is accepted here.
+
+File format (``save_spec``/``load_spec``): an NPZ of plain numeric arrays, nothing pickled; scalars
+are 0-d arrays; ``aliases`` one int per hidden neuron (-1 none); entry ``__meta__`` is a JSON string
+``{"format": "neuromorph-xylo-spec", "format_version": 1, "device": ..., <user metadata>}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = [
+    "SpecError",
+    "XyloSpec",
+    "DEVICE_LIMITS",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "save_spec",
+    "load_spec",
+    "hardware_violations",
+]
+
+FORMAT_NAME = "neuromorph-xylo-spec"
+FORMAT_VERSION = 1
+
+INT8 = (-128, 127)
+INT16 = (-32768, 32767)
+DASH = (0, 15)
+SHIFT = (0, 15)
+
+#: Published size limits of the SNN cores (rockpool docs / mappers; checked by samna, not by XyloSim).
+DEVICE_LIMITS: dict[str, dict[str, int]] = {
+    "xylo-audio-v2": dict(n_in=16, n_hid=1000, n_out=8, n_syn=2, n_ien=1000, n_oen=1000, fan_out=64),
+    "xylo-audio-v3": dict(n_in=16, n_hid=992, n_out=32, n_syn=2, n_ien=128, n_oen=128, fan_out=1024),
+    "xylo-imu": dict(n_in=16, n_hid=496, n_out=16, n_syn=1, n_ien=128, n_oen=128, fan_out=512),
+}
+
+# Keys of Rockpool spec dicts that are not part of the network (mapper output); ignored on input.
+_IGNORED_KEYS = frozenset({"mapped_graph"})
+
+
+class SpecError(ValueError):
+    """Invalid Xylo specification or spec file; the message names the key, shape or range."""
+
+
+def _as_int_array(key: str, value: Any, dtype: type, lim: tuple[int, int]) -> np.ndarray:
+    """Convert ``value`` to an integer array, refusing non-integral or out-of-range values."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+            raise SpecError(f"{key}: values must be integers (round/quantize first), got non-integral floats")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iu":
+        raise SpecError(f"{key}: expected an integer array, got dtype {arr.dtype}")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < lim[0] or hi > lim[1]:
+            raise SpecError(f"{key}: values must lie in {lim[0]}..{lim[1]}, found {lo}..{hi}")
+    return arr.astype(dtype)
+
+
+def _shape_err(key: str, got: tuple[int, ...], want: str) -> SpecError:
+    return SpecError(f"{key}: expected shape {want}, got {tuple(got)}")
+
+
+@dataclass(eq=False)
+class XyloSpec:
+    """One Xylo SNN-core network (Rockpool spec keys), validated on construction.
+
+    Arrays are stored as integer numpy arrays: weights ``int8`` (3-D ``(.., .., Nsyn)`` for the input
+    and recurrent weights), per-neuron parameters ``int32``, ``aliases`` ``int32`` with -1 = none.
+    Construct with :meth:`from_dict` (or keyword arguments; absent keys take Rockpool's defaults).
+    ``device`` is not a Rockpool key; it is recorded in spec files and used by the compat module.
+    """
+
+    weights_in: np.ndarray
+    weights_out: np.ndarray
+    weights_rec: np.ndarray | None = None
+    threshold: np.ndarray | None = None
+    threshold_out: np.ndarray | None = None
+    dash_mem: np.ndarray | None = None
+    dash_mem_out: np.ndarray | None = None
+    dash_syn: np.ndarray | None = None
+    dash_syn_2: np.ndarray | None = None
+    dash_syn_out: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    bias_out: np.ndarray | None = None
+    weight_shift_in: int = 0
+    weight_shift_rec: int = 0
+    weight_shift_out: int = 0
+    aliases: Any = None
+    dt: float = 1e-3
+    device: str = field(default="xylo-audio-v2")
+
+    def __post_init__(self) -> None:
+        self._normalise()
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_in(self) -> int:
+        """Number of input channels Nin."""
+        return int(self.weights_in.shape[0])
+
+    @property
+    def n_ien(self) -> int:
+        """Number of hidden neurons receiving input (the first Nien)."""
+        return int(self.weights_in.shape[1])
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden neurons Nhid."""
+        return int(self.weights_rec.shape[0])
+
+    @property
+    def n_oen(self) -> int:
+        """Number of hidden neurons feeding the readout (the last Noen)."""
+        return int(self.weights_out.shape[0])
+
+    @property
+    def n_out(self) -> int:
+        """Number of output neurons Nout."""
+        return int(self.weights_out.shape[1])
+
+    @property
+    def n_syn(self) -> int:
+        """Synaptic states per hidden neuron (1 or 2)."""
+        return int(self.weights_in.shape[2])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(Nin, Nhid, Nout)."""
+        return (self.n_in, self.n_hidden, self.n_out)
+
+    # ------------------------------------------------------------- validation
+    def _normalise(self) -> None:
+        """Fill defaults, convert dtypes and validate everything (raises :class:`SpecError`)."""
+        from neuromorph.backends.xylo.rockpool_compat import DEVICES  # light module, no rockpool import
+
+        if self.device not in DEVICES:
+            raise SpecError(f"device: unknown Xylo device {self.device!r}; expected one of {sorted(DEVICES)}")
+        if self.weights_in is None or self.weights_out is None:
+            raise SpecError("weights_in and weights_out are required")
+
+        w_in = _as_int_array("weights_in", self.weights_in, np.int8, INT8)
+        if w_in.ndim == 2:
+            w_in = w_in[:, :, None]
+        if w_in.ndim != 3 or w_in.shape[2] not in (1, 2):
+            raise _shape_err("weights_in", w_in.shape, "(Nin, Nien) or (Nin, Nien, Nsyn) with Nsyn in {1, 2}")
+        n_in, n_ien, n_syn = w_in.shape
+
+        if self.weights_rec is None:
+            n_hid = n_ien  # Rockpool: RSN = IEN when weights_rec is absent
+            w_rec = np.zeros((n_hid, n_hid, n_syn), np.int8)
+        else:
+            w_rec = _as_int_array("weights_rec", self.weights_rec, np.int8, INT8)
+            if w_rec.ndim == 2:
+                w_rec = w_rec[:, :, None]
+            if w_rec.ndim != 3 or w_rec.shape[0] != w_rec.shape[1] or w_rec.shape[2] not in (1, 2):
+                raise _shape_err("weights_rec", w_rec.shape, "(Nhid, Nhid) or (Nhid, Nhid, Nsyn)")
+            n_hid = w_rec.shape[0]
+            if w_rec.shape[2] != n_syn:
+                raise SpecError(
+                    f"weights_rec: Nsyn={w_rec.shape[2]} differs from weights_in Nsyn={n_syn} "
+                    f"(shapes {w_rec.shape} vs {w_in.shape})"
+                )
+        if n_ien > n_hid:
+            raise SpecError(f"weights_in: Nien={n_ien} exceeds Nhid={n_hid} (weights_in {w_in.shape})")
+        if n_hid == 0:
+            raise SpecError("weights_rec: the network needs at least one hidden neuron")
+        if self.device == "xylo-imu" and n_syn != 1:
+            raise SpecError(f"weights_in: xylo-imu has one synapse per neuron (Nsyn=1), got Nsyn={n_syn}")
+
+        w_out = _as_int_array("weights_out", self.weights_out, np.int8, INT8)
+        if w_out.ndim != 2 or w_out.shape[0] > n_hid:
+            raise _shape_err("weights_out", w_out.shape, f"(Noen, Nout) with Noen <= Nhid={n_hid}")
+        n_out = w_out.shape[1]
+
+        def vec(key: str, n: int, lim: tuple[int, int], label: str) -> np.ndarray:
+            val = getattr(self, key)
+            if val is None:
+                return np.zeros(n, np.int32)
+            arr = _as_int_array(key, val, np.int32, lim)
+            if arr.shape != (n,):
+                raise _shape_err(key, arr.shape, f"({label},) = ({n},)")
+            return arr
+
+        self.weights_in, self.weights_rec, self.weights_out = w_in, w_rec, w_out
+        self.threshold = vec("threshold", n_hid, INT16, "Nhid")
+        self.threshold_out = vec("threshold_out", n_out, INT16, "Nout")
+        self.dash_mem = vec("dash_mem", n_hid, DASH, "Nhid")
+        self.dash_syn = vec("dash_syn", n_hid, DASH, "Nhid")
+        self.dash_syn_2 = vec("dash_syn_2", n_hid, DASH, "Nhid")
+        self.dash_mem_out = vec("dash_mem_out", n_out, DASH, "Nout")
+        self.dash_syn_out = vec("dash_syn_out", n_out, DASH, "Nout")
+        self.bias = vec("bias", n_hid, INT16, "Nhid")
+        self.bias_out = vec("bias_out", n_out, INT16, "Nout")
+        for key in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
+            arr = _as_int_array(key, self.__dict__[key], np.int64, SHIFT)
+            if arr.ndim != 0:
+                raise _shape_err(key, arr.shape, "() (a scalar)")
+            setattr(self, key, int(arr))
+        self.aliases = _normalise_aliases(self.aliases, n_hid)
+        try:
+            dt = float(np.asarray(self.dt))
+        except (TypeError, ValueError):
+            raise SpecError(f"dt: expected a positive number of seconds, got {self.dt!r}") from None
+        if not np.isfinite(dt) or dt <= 0:
+            raise SpecError(f"dt: expected a positive number of seconds, got {dt}")
+        self.dt = dt
+
+    def validate(self) -> None:
+        """Re-check a spec whose arrays were edited in place after construction (raises
+        :class:`SpecError`); the spec itself is not modified."""
+        XyloSpec(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+    # ---------------------------------------------------------- conversions
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], device: str | None = None) -> "XyloSpec":
+        """Build from a dict of Rockpool spec keys (e.g. ``mapper`` + ``channel_quantize`` output).
+
+        ``mapped_graph`` is ignored; any other unknown key raises :class:`SpecError`.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names - _IGNORED_KEYS)
+        if unknown:
+            raise SpecError(f"{unknown[0]}: unknown spec key (allowed: {sorted(names - {'device'})})")
+        kw = {k: v for k, v in d.items() if k in names}
+        if device is not None:
+            kw["device"] = device
+        if "weights_in" not in kw or "weights_out" not in kw:
+            missing = "weights_in" if "weights_in" not in kw else "weights_out"
+            raise SpecError(f"{missing}: required key is missing")
+        return cls(**kw)
+
+    def to_rockpool_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for Rockpool's ``XyloSim.from_specification``.
+
+        Input/recurrent weights are 2-D when Nsyn == 1 (what Xylo IMU's tools expect), aliases a
+        list of lists (``[]`` = none) or ``None`` when no neuron has an alias.
+        """
+        squeeze = self.n_syn == 1
+        has_alias = bool(np.any(self.aliases >= 0))
+        return dict(
+            weights_in=self.weights_in[:, :, 0] if squeeze else self.weights_in,
+            weights_rec=self.weights_rec[:, :, 0] if squeeze else self.weights_rec,
+            weights_out=self.weights_out,
+            threshold=self.threshold,
+            threshold_out=self.threshold_out,
+            dash_mem=self.dash_mem,
+            dash_mem_out=self.dash_mem_out,
+            dash_syn=self.dash_syn,
+            dash_syn_2=self.dash_syn_2,
+            dash_syn_out=self.dash_syn_out,
+            bias=self.bias,
+            bias_out=self.bias_out,
+            weight_shift_in=self.weight_shift_in,
+            weight_shift_rec=self.weight_shift_rec,
+            weight_shift_out=self.weight_shift_out,
+            aliases=[[int(a)] if a >= 0 else [] for a in self.aliases] if has_alias else None,
+            dt=self.dt,
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """All fields as plain numeric numpy arrays (scalars 0-d), as written to spec files."""
+        out: dict[str, np.ndarray] = {}
+        for f in fields(self):
+            if f.name == "device":
+                continue
+            val = getattr(self, f.name)
+            out[f.name] = np.asarray(val, dtype=np.float64 if f.name == "dt" else None)
+        return out
+
+    def copy(self) -> "XyloSpec":
+        """Deep copy."""
+        return XyloSpec(**{k: np.array(v) for k, v in self.to_arrays().items()}, device=self.device)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, XyloSpec) or other.device != self.device:
+            return False
+        a, b = self.to_arrays(), other.to_arrays()
+        return all(a[k].shape == b[k].shape and np.array_equal(a[k], b[k]) for k in a)
+
+
+def _normalise_aliases(aliases: Any, n_hid: int) -> np.ndarray:
+    """Aliases -> int32 (Nhid,) with one target per neuron, -1 for none.
+
+    Accepts ``None``, Rockpool's list of lists (each empty or one target), or a 1-D int array.
+    """
+    if aliases is None:
+        return np.full(n_hid, -1, np.int32)
+    if isinstance(aliases, np.ndarray) and aliases.ndim == 1 and aliases.dtype.kind in "iuf":
+        arr = _as_int_array("aliases", aliases, np.int32, (-1, max(n_hid - 1, -1)))
+    else:
+        try:
+            items = list(aliases)
+        except TypeError:
+            raise SpecError(f"aliases: expected None, a list of lists or an int array, got {aliases!r}") from None
+        arr = np.full(len(items), -1, np.int32)
+        for j, a in enumerate(items):
+            if np.ndim(a) == 0:
+                targets = [] if a is None or int(a) < 0 else [int(a)]
+            else:
+                targets = [int(t) for t in np.asarray(a).ravel()]
+            if len(targets) > 1:
+                raise SpecError(f"aliases: neuron {j} has {len(targets)} targets; Xylo allows at most one")
+            if targets:
+                if not 0 <= targets[0] < n_hid:
+                    raise SpecError(f"aliases: neuron {j} targets {targets[0]}, outside 0..{n_hid - 1}")
+                arr[j] = targets[0]
+    if arr.shape != (n_hid,):
+        raise _shape_err("aliases", arr.shape, f"(Nhid,) = ({n_hid},)")
+    return arr
+
+
+def hardware_violations(spec: XyloSpec) -> list[str]:
+    """Size limits of ``spec.device`` that the spec exceeds (empty list = fits).
+
+    XyloSim and the emulator run any size; only samna/the chip enforce these. Fan-out counts the
+    non-zero recurrent weights leaving each hidden neuron over both synapses.
+    """
+    lim = DEVICE_LIMITS[spec.device]
+    fan_out = int(np.count_nonzero(spec.weights_rec, axis=(1, 2)).max()) if spec.n_hidden else 0
+    checks = [
+        ("input channels", spec.n_in, lim["n_in"]),
+        ("hidden neurons", spec.n_hidden, lim["n_hid"]),
+        ("output neurons", spec.n_out, lim["n_out"]),
+        ("synapses per neuron", spec.n_syn, lim["n_syn"]),
+        ("input-expansion neurons (Nien)", spec.n_ien, lim["n_ien"]),
+        ("output-expansion neurons (Noen)", spec.n_oen, lim["n_oen"]),
+        ("recurrent fan-out", fan_out, lim["fan_out"]),
+    ]
+    return [f"{spec.device}: {what} {got} > {mx}" for what, got, mx in checks if got > mx]
+
+
+# ------------------------------------------------------------------------------ file I/O
+def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``spec`` to ``path`` (NPZ, no pickles) atomically; returns the path written.
+
+    ``metadata`` must be JSON-serialisable; it is merged into the ``__meta__`` JSON entry (the keys
+    ``format``, ``format_version`` and ``device`` are reserved). The file is written to a temporary
+    file in the same directory and moved into place with ``os.replace``, so readers never see a
+    half-written file and a failure leaves no temporary file behind. ``np.savez`` would append
+    ``.npz`` to a name without it; we write through a file object, so ``path`` is used verbatim.
+    """
+    if not isinstance(spec, XyloSpec):
+        raise TypeError(f"save_spec expects an XyloSpec, got {type(spec).__name__}")
+    meta = dict(metadata or {})
+    reserved = {"format", "format_version", "device"} & set(meta)
+    if reserved:
+        raise SpecError(f"metadata: keys {sorted(reserved)} are reserved")
+    meta.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, device=spec.device)
+    try:
+        meta_json = json.dumps(meta, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"metadata: not JSON-serialisable ({e})") from None
+
+    arrays = spec.to_arrays()
+    arrays["__meta__"] = np.array(meta_json)  # 0-d unicode array: readable with allow_pickle=False
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def load_spec(path: str | os.PathLike, return_metadata: bool = False) -> XyloSpec | tuple[XyloSpec, dict]:
+    """Read a spec written by :func:`save_spec` (never unpickles anything).
+
+    Absent keys take the defaults, everything is validated. Returns the spec, or ``(spec, meta)``
+    with the ``__meta__`` dict when ``return_metadata``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        SpecError: not a neuromorph spec NPZ, unsupported ``format_version``, pickled/unknown
+            entries, or invalid values/shapes (the message names the key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Xylo spec file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = list(npz.files)
+            raw: dict[str, np.ndarray] = {}
+            for k in names:
+                try:
+                    raw[k] = npz[k]
+                except ValueError as e:  # object arrays need pickle: refuse
+                    raise SpecError(f"{path}: entry {k!r} is not a plain numeric array ({e})") from None
+    except SpecError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise SpecError(f"{path}: not a readable NPZ spec file ({type(e).__name__}: {e})") from None
+
+    if "__meta__" not in raw:
+        raise SpecError(f"{path}: missing __meta__ entry; not a {FORMAT_NAME} file")
+    try:
+        meta = json.loads(str(raw.pop("__meta__")))
+        assert isinstance(meta, dict)
+    except (ValueError, AssertionError):
+        raise SpecError(f"{path}: __meta__ is not a JSON object") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise SpecError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise SpecError(
+            f"{path}: unsupported format_version {meta.get('format_version')!r} "
+            f"(this neuromorph reads version {FORMAT_VERSION})"
+        )
+    d: dict[str, Any] = dict(raw)
+    for k in ("weight_shift_in", "weight_shift_rec", "weight_shift_out", "dt"):
+        if k in d and d[k].ndim != 0:
+            raise _shape_err(k, d[k].shape, "() (a scalar)")
+    spec = XyloSpec.from_dict(d, device=meta.get("device", "xylo-audio-v2"))
+    return (spec, meta) if return_metadata else spec
