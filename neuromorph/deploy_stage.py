@@ -32,6 +32,11 @@ def deploy(qdir: Union[str, Path], out: Union[str, Path], *, hardware: bool = Fa
         raise FileNotFoundError(f"{qdir} holds no spec.npz: quantize for a Xylo target first "
                                 f"(e.g. --target xylo-audio-v2)")
     spec = load_spec(spec_path)
+    if hardware and not samna_available():
+        try:  # raises SamnaUnavailableError with the instructions, before anything is written
+            config_from_spec(spec, spec.device)
+        except SamnaUnavailableError as exc:
+            raise RuntimeError(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(spec_path, out / ".spec.npz.tmp")
     (out / ".spec.npz.tmp").replace(out / "spec.npz")
