@@ -78,6 +78,8 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
     total = 0
     spk = np.empty(N, dtype=np.int64)
     nev = np.ones(N, dtype=np.int64)
+    # which buffer slots hold queued recurrent input (skip empty ones: spiking is sparse)
+    dirty = np.ones(nbuf, dtype=np.bool_)
     for t in range(L):
         slot = (step0 + t) % nbuf
         # 1. recurrent arrivals (with optional first-order synaptic filter)
@@ -86,10 +88,14 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
                 syn[i] = syn_decay * syn[i] + buf[slot, i]
                 tmp_rec[i] = (1.0 - syn_decay) * syn[i]
                 buf[slot, i] = 0.0
-        else:
+        elif dirty[slot]:
             for i in range(N):
                 tmp_rec[i] = buf[slot, i]
                 buf[slot, i] = 0.0
+        else:
+            for i in range(N):
+                tmp_rec[i] = 0.0
+        dirty[slot] = False
         # 2. voltage
         for i in range(N):
             acc = 0.0
@@ -182,6 +188,8 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
             for i in range(N):
                 r[i] *= decay
         dslot = (step0 + t + delay) % nbuf
+        if nsp > 0:
+            dirty[dslot] = True
         for q in range(nsp):
             k = spk[q]
             ne = nev[q] if (subtractive and not one_spike) else 1

@@ -187,7 +187,8 @@ def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_
     if counts is None:
         counts = np.zeros(n, dtype=np.int64)
     tot = kernels.scn_run(
-        F, Om, net.thresholds, net.decay, net.dt, c, net.v_noise, net.t_noise, state.rng_state,
+        F, Om, net.thresholds, float(net.decay), float(net.dt), c, float(net.v_noise), float(net.t_noise),
+        state.rng_state,
         state.V, state.r, state.x, state.b, state.buf, state.syn, state.step,
         opts.one_spike, r_decay_first, opts.delay, opts.syn_decay(net.dt), opts.subtractive_reset, opts.max_events,
         lr_rec, rrule.beta if rrule else 0.0, rrule.mu if rrule else 0.0,
