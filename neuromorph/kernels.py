@@ -55,16 +55,16 @@ def grid_round(w, offset, q, q_max, rng_state):
 
 @njit(cache=True)
 def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
-            V, r, x, b, buf, syn, step0,
-            one_spike, r_decay_first, delay, syn_decay, subtractive, max_events,
+            V, r, x, b, buf, syn, syn2, step0,
+            one_spike, r_decay_first, delay, delay_mat, syn_decay, syn_order, subtractive, max_events,
             lr_rec, beta, mu, w_max, lr_ff, alpha, ff_form, b_decay, U, m, cov_rate,
             q_rec, q_ff, q_max, diag_off,
             rec_mask, rec_spikes, rec_r, rec_V, rec_E, rec_I, bufE, bufI,
             counts, tmp_u, tmp_rec):
     """Advance the network ``c.shape[0]`` steps in place. Returns the number of spikes.
 
-    Shapes: F (N, M), Om (N, N), T (N,), c (L, M); state V, r (N,), x, b (M,), buf (delay+1, N),
-    syn (N,); U (N, M), m (M,) (correlated FF rule only); rec_* (L, N) or (0, 0) when not
+    Shapes: F (N, M), Om (N, N), T (N,), c (L, M); state V, r (N,), x, b (M,), buf (max delay+1, N),
+    syn, syn2 (N,); delay_mat (N, N) per-connection delays in steps or (0, 0) for the scalar ``delay``; U (N, M), m (M,) (correlated FF rule only); rec_* (L, N) or (0, 0) when not
     recorded; bufE/bufI like buf (currents only); counts (N,) accumulates spikes per neuron.
     """
     L = c.shape[0]
@@ -83,7 +83,14 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
     for t in range(L):
         slot = (step0 + t) % nbuf
         # 1. recurrent arrivals (with optional first-order synaptic filter)
-        if syn_decay > 0.0:
+        if syn_decay > 0.0 and syn_order == 2:
+            # second-order (alpha-shaped) synapse: two first-order stages in cascade, unit charge
+            for i in range(N):
+                syn[i] = syn_decay * syn[i] + buf[slot, i]
+                syn2[i] = syn_decay * syn2[i] + (1.0 - syn_decay) * syn[i]
+                tmp_rec[i] = (1.0 - syn_decay) * syn2[i]
+                buf[slot, i] = 0.0
+        elif syn_decay > 0.0:
             for i in range(N):
                 syn[i] = syn_decay * syn[i] + buf[slot, i]
                 tmp_rec[i] = (1.0 - syn_decay) * syn[i]
@@ -188,27 +195,32 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
             for i in range(N):
                 r[i] *= decay
         dslot = (step0 + t + delay) % nbuf
+        per_conn = delay_mat.shape[0] > 0
         if nsp > 0:
-            dirty[dslot] = True
+            if per_conn:
+                for qq in range(nbuf):
+                    dirty[qq] = True
+            else:
+                dirty[dslot] = True
         for q in range(nsp):
             k = spk[q]
             ne = nev[q] if (subtractive and not one_spike) else 1
             r[k] += ne
             counts[k] += ne
             for i in range(N):
-                buf[dslot, i] += ne * Om[i, k]
+                ds = (step0 + t + delay_mat[i, k]) % nbuf if per_conn else dslot
+                buf[ds, i] += ne * Om[i, k]
+                if rec_cur and i != k:
+                    w = Om[i, k]
+                    if w > 0:
+                        bufE[ds, i] += w
+                    else:
+                        bufI[ds, i] += w
             if subtractive:
                 # reset −T_k at once (as the chip does); the rest of Ω_kk arrives through the synapse
                 V[k] -= ne * T[k]
-                buf[dslot, k] += ne * T[k]
-            if rec_cur:
-                for i in range(N):
-                    if i != k:
-                        w = Om[i, k]
-                        if w > 0:
-                            bufE[dslot, i] += w
-                        else:
-                            bufI[dslot, i] += w
+                ds = (step0 + t + delay_mat[k, k]) % nbuf if per_conn else dslot
+                buf[ds, k] += ne * T[k]
         if not r_decay_first:
             for i in range(N):
                 r[i] *= decay

@@ -20,7 +20,7 @@ Public entry points: :func:`simulate` (frozen weights, optional recording) and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -38,8 +38,11 @@ class SimOptions:
     """Discretisation options.
 
     one_spike: at most one spike per step network-wide (the reference's arbiter).
-    delay: steps between a spike and its recurrent effect (≥ 1; 1 = the code and the chip).
-    syn_tau: time constant (s) of a first-order synaptic filter on recurrent input; 0 = none.
+    delay: steps between a spike and its recurrent effect (≥ 1; 1 = the code and the chip): one
+        integer for every connection, or an (N, N) integer array ``delay[i, k]`` for k → i.
+    syn_tau: time constant (s) of the synaptic filter on recurrent input; 0 = none.
+    syn_order: 1 = exponential PSC; 2 = alpha-shaped PSC (two stages in cascade, peak after
+        about ``syn_tau``: the time courses of the paper's Fig 7D).  Unit total charge either way.
     subtractive_reset: the spiking neuron's V drops by its threshold at once (the chip's reset);
         only Ω_kk + T_k travels through the delayed/filtered recurrent path.
     max_events: events a neuron may emit per step in multi-spike chip mode (Xylo: 31).
@@ -48,17 +51,34 @@ class SimOptions:
     """
 
     one_spike: bool = True
-    delay: int = 1
+    delay: Union[int, np.ndarray] = 1
     syn_tau: float = 0.0
+    syn_order: int = 1
     subtractive_reset: bool = False
     max_events: int = 31
 
     def __post_init__(self) -> None:
-        if int(self.delay) < 1:
-            raise ValueError(f"delay must be >= 1 step (1 = the next step), got {self.delay}")
-        self.delay = int(self.delay)
+        if np.ndim(self.delay) == 0:
+            if int(self.delay) < 1:
+                raise ValueError(f"delay must be >= 1 step (1 = the next step), got {self.delay}")
+            self.delay = int(self.delay)
+        else:
+            d = np.asarray(self.delay)
+            if d.ndim != 2 or d.shape[0] != d.shape[1]:
+                raise ValueError(f"per-connection delays must be an (N, N) array, got shape {d.shape}")
+            if d.dtype.kind not in "iu" and not np.all(d == np.round(d)):
+                raise ValueError("per-connection delays must be whole numbers of steps")
+            if d.min() < 1:
+                raise ValueError(f"delays must be >= 1 step, got a minimum of {d.min()}")
+            self.delay = d.astype(np.int64)
         if not np.isfinite(self.syn_tau) or self.syn_tau < 0:
             raise ValueError(f"syn_tau must be >= 0 s, got {self.syn_tau}")
+        if self.syn_order not in (1, 2):
+            raise ValueError(f"syn_order must be 1 or 2, got {self.syn_order}")
+
+    @property
+    def max_delay(self) -> int:
+        return int(np.max(self.delay))
 
     def syn_decay(self, dt: float) -> float:
         return float(np.exp(-dt / self.syn_tau)) if self.syn_tau > 0 else 0.0
@@ -83,6 +103,7 @@ class SimState:
     b: np.ndarray
     buf: np.ndarray
     syn: np.ndarray
+    syn2: np.ndarray
     U: np.ndarray
     m: np.ndarray
     bufE: np.ndarray
@@ -93,7 +114,7 @@ class SimState:
     @classmethod
     def zeros(cls, n: int, m: int, delay: int, seed_state: np.ndarray) -> "SimState":
         return cls(V=np.zeros(n), r=np.zeros(n), x=np.zeros(m), b=np.zeros(m),
-                   buf=np.zeros((delay + 1, n)), syn=np.zeros(n), U=np.zeros((n, m)), m=np.zeros(m),
+                   buf=np.zeros((delay + 1, n)), syn=np.zeros(n), syn2=np.zeros(n), U=np.zeros((n, m)), m=np.zeros(m),
                    bufE=np.zeros((delay + 1, n)), bufI=np.zeros((delay + 1, n)), rng_state=seed_state)
 
 
@@ -146,6 +167,7 @@ def _record_mask(record: Iterable[str]) -> int:
 
 
 _EMPTY2 = np.zeros((0, 0))
+_EMPTY2I = np.zeros((0, 0), dtype=np.int64)
 _ZERO1 = np.zeros(1)
 
 
@@ -189,8 +211,10 @@ def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_
     tot = kernels.scn_run(
         F, Om, net.thresholds, float(net.decay), float(net.dt), c, float(net.v_noise), float(net.t_noise),
         state.rng_state,
-        state.V, state.r, state.x, state.b, state.buf, state.syn, state.step,
-        opts.one_spike, r_decay_first, opts.delay, opts.syn_decay(net.dt), opts.subtractive_reset, opts.max_events,
+        state.V, state.r, state.x, state.b, state.buf, state.syn, state.syn2, state.step,
+        opts.one_spike, r_decay_first, int(np.min(opts.delay)) if np.ndim(opts.delay) else opts.delay,
+        opts.delay if np.ndim(opts.delay) else _EMPTY2I, opts.syn_decay(net.dt), opts.syn_order,
+        opts.subtractive_reset, opts.max_events,
         lr_rec, rrule.beta if rrule else 0.0, rrule.mu if rrule else 0.0,
         rrule.max_lateral if rrule else np.inf,
         lr_ff, frule.alpha if frule else 0.0, FF_FORMS[frule.form] if frule else 0,
@@ -219,9 +243,11 @@ def simulate(net: SCN, c: np.ndarray, *, seed=None, record: Sequence[str] = ("r"
     mask = _record_mask(record)
     T, n = c.shape[0], net.n_neurons
     if state is None:
-        state = SimState.zeros(n, net.n_inputs, opts.delay, _resolve_rng(seed))
-    elif state.buf.shape[0] != opts.delay + 1:
-        raise ValueError(f"state was made for delay={state.buf.shape[0] - 1}, options ask for {opts.delay}")
+        state = SimState.zeros(n, net.n_inputs, opts.max_delay, _resolve_rng(seed))
+    elif state.buf.shape[0] != opts.max_delay + 1:
+        raise ValueError(f"state was made for delay={state.buf.shape[0] - 1}, options ask for {opts.max_delay}")
+    if np.ndim(opts.delay) and opts.delay.shape != (n, n):
+        raise ValueError(f"per-connection delays have shape {opts.delay.shape}, the network has N = {n}")
     rec = {}
     if mask & kernels.REC_SPIKES:
         rec["spikes"] = np.zeros((T, n), dtype=np.uint8)
@@ -284,7 +310,9 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
     work = net.copy()
     n, m = work.n_neurons, work.n_inputs
     if state is None:
-        state = SimState.zeros(n, m, opts.delay, _resolve_rng(seed))
+        state = SimState.zeros(n, m, opts.max_delay, _resolve_rng(seed))
+    if np.ndim(opts.delay) and opts.delay.shape != (n, n):
+        raise ValueError(f"per-connection delays have shape {opts.delay.shape}, the network has N = {n}")
     snaps = sorted({int(s) for s in snapshot_steps if 0 <= int(s) <= n_steps})
     result = LearnResult(network=work)
     bounds = sorted(set(list(range(0, n_steps, chunk)) + snaps + [n_steps]))

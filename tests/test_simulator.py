@@ -167,3 +167,32 @@ def test_bad_options():
         FeedforwardRule(form="hebb")
     with pytest.raises(FloatingPointError, match="non-finite"):
         learn(det_net(), lambda s, n: np.full((n, 1), 600.0), 2000, rules=(RecurrentRule(lr=50.0),), seed=0)
+
+
+def test_per_connection_delays_and_alpha_synapse():
+    # neuron 0 spikes once at step 0; neurons 1 and 2 receive +0.1 after 2 and 4 steps
+    net = det_net(F=np.array([[1.0], [0.0], [0.0]]), Omega=np.array([[-0.5, 0, 0], [0.1, -0.5, 0], [0.1, 0, -0.5]]),
+                  D=np.zeros((1, 3)), thresholds=np.full(3, 0.5))
+    c = np.zeros((8, 1))
+    c[0] = 600.0
+    d = np.ones((3, 3), dtype=int)
+    d[1, 0], d[2, 0] = 2, 4
+    rec = simulate(net, c, record=("V", "spikes"), options=SimOptions(delay=d), seed=0)
+    assert rec.spikes[:, 0].tolist() == [1, 0, 0, 0, 0, 0, 0, 0]  # own reset keeps delay 1
+    for i, di in ((1, 2), (2, 4)):
+        expect = np.zeros(8)
+        expect[di:] = 0.1 * 0.95 ** np.arange(8 - di)
+        assert np.allclose(rec.V[:, i], expect)
+    with pytest.raises(ValueError, match="delays must be >= 1"):
+        SimOptions(delay=np.zeros((3, 3), dtype=int))
+    with pytest.raises(ValueError, match="per-connection delays have shape"):
+        simulate(net, c, options=SimOptions(delay=np.ones((2, 2), dtype=int)))
+    # alpha-shaped PSC: total charge 1 (the leak-free sum), peak after the first step
+    net2 = det_net(F=np.array([[1.0], [0.0]]), Omega=np.array([[-0.5, 0.0], [1.0, -0.5]]), lam=1e-6)
+    c2 = np.zeros((400, 1))
+    c2[0] = 600.0
+    tau = 5e-3
+    rec = simulate(net2, c2, record=("V",), options=SimOptions(syn_tau=tau, syn_order=2), seed=0)
+    psc = np.diff(np.concatenate([[0.0], rec.V[:, 1]]))
+    assert abs(rec.V[-1, 1] - 1.0) < 1e-3
+    assert 2 <= int(np.argmax(psc)) <= 8  # rises, then decays (alpha shape)
