@@ -188,7 +188,8 @@ def test_per_connection_delays_and_alpha_synapse():
     with pytest.raises(ValueError, match="per-connection delays have shape"):
         simulate(net, c, options=SimOptions(delay=np.ones((2, 2), dtype=int)))
     # alpha-shaped PSC: total charge 1 (the leak-free sum), peak after the first step
-    net2 = det_net(F=np.array([[1.0], [0.0]]), Omega=np.array([[-0.5, 0.0], [1.0, -0.5]]), lam=1e-6)
+    net2 = det_net(F=np.array([[1.0], [0.0]]), Omega=np.array([[-0.5, 0.0], [1.0, -0.5]]), lam=1e-6,
+                   thresholds=np.array([0.5, 100.0]))
     c2 = np.zeros((400, 1))
     c2[0] = 600.0
     tau = 5e-3
