@@ -193,7 +193,7 @@ def test_per_connection_delays_and_alpha_synapse():
     c2 = np.zeros((400, 1))
     c2[0] = 600.0
     tau = 5e-3
-    rec = simulate(net2, c2, record=("V",), options=SimOptions(syn_tau=tau, syn_order=2), seed=0)
+    rec = simulate(net2, c2, record=("V",), options=SimOptions(syn_tau=tau, syn_order=2, subtractive_reset=True), seed=0)
     psc = np.diff(np.concatenate([[0.0], rec.V[:, 1]]))
     assert abs(rec.V[-1, 1] - 1.0) < 1e-3
     assert 2 <= int(np.argmax(psc)) <= 8  # rises, then decays (alpha shape)
