@@ -105,6 +105,9 @@ def _run_reproduce(args) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: the CLI only writes PNG files
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

@@ -1,13 +1,11 @@
-"""Figures (matplotlib, Agg backend, written atomically as PNG)."""
+"""Figures (matplotlib, written atomically as PNG; the CLI selects the Agg backend, notebooks
+keep their inline backend)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable, Optional
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (the CLI selects the headless Agg backend)
 import numpy as np  # noqa: E402
 
 from .artifacts import save_figure  # noqa: E402

@@ -172,8 +172,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     report["fake_quant_dynamics"] = "chip" if adapt else "reference"
     report["error_quantized"] = fq["error"]
     report["rate_quantized_hz"] = fq["rate_hz"]
-    if adapt:
-        report["error_float_adapted"] = signal_error(deployed, x, seed)["error"]
+    if adapt:  # the adapted float network, under the chip dynamics it was adapted to
+        report["error_float_adapted_chip_dynamics"] = signal_error(deployed, x, seed,
+                                                                   options=chip_options(q.dash_syn, q.dt))["error"]
     report["parameters"] = quantization_errors(deployed.F, deployed.Omega, deployed.D, deployed.thresholds, q)
     report["integer"] = {"shift_in": q.shift_in, "shift_rec": q.shift_rec, "shift_out": q.shift_out,
                          "dash_mem": q.dash_mem, "dash_syn": q.dash_syn, "scale_v": q.scale_v,

@@ -132,9 +132,6 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
 
 
 def _figures(out: Path, res: dict, series: dict, ref, fq_net, x, seed) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from .rng import derive_seed
