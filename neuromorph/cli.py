@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 # name -> (module, one-line description); modules expose run(out, seed=, iterations=, quick=) -> dict
 EXPERIMENTS = {

@@ -9,7 +9,6 @@ PyPI package of that name is a downloader shim and is never imported.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Union

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 from .artifacts import atomic_write_text, provenance, write_json
 from .config import dump_config

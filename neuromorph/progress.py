@@ -3,7 +3,7 @@ in CI logs (tqdm's own ``disable=None`` rule)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Iterator
 
 
 @contextmanager

@@ -10,7 +10,7 @@ other differences (no spike arbiter, synaptic filtering, event-coded input).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+
 from pathlib import Path
 from typing import Optional, Union
 

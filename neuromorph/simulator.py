@@ -281,6 +281,7 @@ class LearnResult:
     total_spikes: int = 0
     n_steps: int = 0
     state: Optional[SimState] = None
+    counts: Optional[np.ndarray] = None  # spikes per neuron over the run, (N,)
 
 
 InputSource = Callable[[int, int], np.ndarray]
@@ -337,6 +338,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
         si += 1
     result.n_steps = n_steps
     result.state = state
+    result.counts = counts
     return result
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 from scipy.signal import lfilter

@@ -25,7 +25,6 @@ from ..network import SCN, save_network
 from ..plasticity import FeedforwardRule, RecurrentRule
 from ..progress import progress_bar
 from ..rng import derive_seed
-from ..signals import sine_cosine
 from ..simulator import block_noise_source, learn, simulate
 
 BLOCK = 1000
