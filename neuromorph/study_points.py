@@ -12,7 +12,9 @@ std per step, the network's own if absent), ``dynamics`` ("reference" | "chip").
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -20,20 +22,37 @@ KNOWN = {"n_neurons", "iterations", "target", "weight_bits", "state_bits", "meth
          "syn_tau", "sparsity", "noise", "dynamics", "test_steps", "init"}
 
 
+def cache_dir() -> Path:
+    """Where learnt study networks are kept between tasks and worker processes
+    (``$NEUROMORPH_CACHE`` or ``~/.cache/neuromorph``); learning is deterministic under its key,
+    so a cached network is exactly what a fresh run would learn."""
+    return Path(os.environ.get("NEUROMORPH_CACHE", Path.home() / ".cache" / "neuromorph")) / "networks"
+
+
 @lru_cache(maxsize=16)
 def _trained(n_neurons: int, iterations: int, seed: int, init: str):
+    from . import __version__
     from .chip_training import refit_decoder
     from .experiments import fig2
-    from .network import SCN
-    from .simulator import block_noise_source, learn
+    from .network import NetworkFileError, load_network, save_network
     from .rng import derive_seed
+    from .simulator import block_noise_source, learn
 
+    path = cache_dir() / f"fig2-v{__version__}-n{n_neurons}-it{iterations}-s{seed}-{init}.npz"
+    if path.is_file():
+        try:
+            return load_network(path)
+        except NetworkFileError:
+            pass  # a damaged cache entry is simply recomputed
     net0 = fig2.initial_network(seed, init, n_neurons=n_neurons)
     src = block_noise_source(net0.n_inputs, derive_seed(seed, 1))
     res = learn(net0, src, iterations * 1000, rules=fig2.default_rules(), seed=derive_seed(seed, 3))
-    net = res.network
-    assert isinstance(net, SCN)
-    return refit_decoder(net, seed)
+    net = refit_decoder(res.network, seed)
+    try:
+        save_network(net, path)  # atomic: concurrent workers may race, never corrupt
+    except OSError:
+        pass
+    return net
 
 
 def quantization_point(params: dict, seed: int) -> dict:
