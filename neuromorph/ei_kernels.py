@@ -1,0 +1,331 @@
+r"""Compiled (numba) kernel of the excitatory–inhibitory (Dale's law) SCN of the paper's Fig 4.
+
+One time step, in the order of the authors' Fig 4 learning loop (``shared/reference`` §3.2).
+Notation: ``a = 1 − λdt`` (one-step leak), E-population state ``V_E, r_E`` (N_E,), I-population
+state ``V_I, r_I`` (N_I,), input trace ``b_E`` (M,), E-spike trace ``b_I`` (N_E,).  "prev" are the
+spikes emitted at the previous step (at most one per population in the default one-spike mode).
+
+1. ``V_E ← a V_E + dt F_E c_t + Σ_prevE W_EE[:, k] + Σ_prevI W_IE[:, k] + σ_E ξ``
+   (recurrent kicks of the *previous* step; the E self-reset is W_EE's diagonal; the noise ξ is
+   drawn neuron by neuron inside the selection loop of step 3 — same values, one pass).
+2. ``b_E ← (1 − λ_FE dt) b_E + dt c_t``;  ``b_I ← (1 − λ dt) b_I``, then ``b_I[k] += 1`` for the
+   previous step's E spikes (learning only).
+3. E selection: margins ``u = V_E − T_E − σ_T η``; one-spike mode: ``k = argmax u``, a spike iff
+   ``u_k ≥ 0`` **and** ``k`` is not refractory — a refractory argmax blocks *every* E neuron for
+   this step (the reference's rule).  Multi-spike mode (no arbiter): every non-refractory neuron
+   with ``u ≥ 0`` spikes.
+4. At each E spike ``k`` (V pre-reset, r without this step's spikes):
+   X→E ``F_E[k] += ε_F (b_E − F_E[k])``;
+   E→E ``W_EE[:, k] ← max(0, W_EE[:, k] − ε_Ω (V_E + μ r_E + W_EE[:, k]))``, then
+   ``W_EE[k, k] = e_self_reset`` (fixed E self-reset, no μδ term).
+5. (E refractory bookkeeping, see below.)
+6. ``V_I ← a V_I + Σ_thisE W_EI[:, k] + Σ_prevI W_II[:, k] + σ_I ξ`` — this step's E spikes reach
+   the I neurons at once; I neurons get no direct input.
+7. I selection as in 3 (own refractory counters).
+8. At each I spike ``k``:
+   E→I ``W_EI[k, :] ← max(0, W_EI[k, :] + ε_F (b_I − W_EI[k, :]))`` (FF rule on the E-spike trace);
+   I→I ``W_II[:, k] ← min(0, W_II[:, k] − ε_Ω (V_I + μ r_I + W_II[:, k] + μ e_k))``;
+   I→E ``W_IE[:, k] ← min(0, W_IE[:, k] − ε_Ω (V_E + μ r_E + W_IE[:, k]))``.
+9. ``r ← a r`` then ``r[k] += 1`` (evaluation order, ``r_decay_first``) or increment then decay
+   (learning loop).
+
+Refractoriness: a neuron that fires at step ``t`` is blocked at steps ``t+1 … t+refractory``
+and can fire again at ``t+refractory+1`` at the earliest (reference: 10 steps → ``t+11``).  The
+state holds, per neuron, the absolute index of its last blocked step (−1 initially) instead of a
+count-down counter, which saves two passes per step and is equivalent.
+
+Threshold noise is drawn only for neurons with ``V − T > −8 σ_T`` (as in :mod:`kernels`): only
+those can reach a non-negative margin, so the selection is exact for all practical purposes.
+
+Plastic pathways are chosen by the bit mask ``plastic`` (0 = frozen weights, no traces).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .rng import normal
+
+THRESHOLD_NOISE_CUTOFF = 8.0
+
+# plastic-pathway bits
+P_XE = 1
+P_EI = 2
+P_EE = 4
+P_IE = 8
+P_II = 16
+
+# record bits
+REC_SPIKES_E = 1
+REC_SPIKES_I = 2
+REC_R_E = 4
+REC_R_I = 8
+REC_V_E = 16
+REC_V_I = 32
+REC_CURRENTS = 64
+REC_VSTATS = 128
+REC_ISI = 256
+
+
+@njit(cache=True, inline="always")
+def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk):
+    """Add voltage noise to one population and select its spikes (written into ``spk``).
+
+    ``ref[i]``: last step at which neuron i is refractory (absolute index); it is blocked iff
+    ``now <= ref[i]``.  Returns the number of spikes.
+    """
+    n = V.shape[0]
+    if one_spike:
+        best = 0
+        bestu = -np.inf
+        for i in range(n):
+            if v_noise > 0.0:
+                V[i] += v_noise * normal(rng)
+            u = V[i] - T[i]
+            if t_noise > 0.0 and u > cutoff:
+                u -= t_noise * normal(rng)
+            if u > bestu:
+                best = i
+                bestu = u
+        if n > 0 and bestu >= 0.0 and now > ref[best]:
+            spk[0] = best
+            return 1
+        return 0
+    ns = 0
+    for i in range(n):
+        if v_noise > 0.0:
+            V[i] += v_noise * normal(rng)
+        u = V[i] - T[i]
+        if t_noise > 0.0 and u > cutoff:
+            u -= t_noise * normal(rng)
+        if u >= 0.0 and now > ref[i]:
+            spk[ns] = i
+            ns += 1
+    return ns
+
+
+@njit(cache=True)
+def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
+           vnE, vnI, t_noise, rng,
+           VE, VI, rE, rI, bE, bI, refE, refI, prevE, prevI, nprev, step0,
+           refractory, one_spike, r_decay_first,
+           plastic, lr_ff, lr_rec, mu, e_self_reset, bE_decay, bI_decay,
+           rec_mask, probe_e, probe_i,
+           rec_sE, rec_sI, rec_rE, rec_rI, rec_VE, rec_VI, rec_cur,
+           countsE, countsI, vstatE, vstatI, isi, last_spk):
+    """Advance the EI network ``c.shape[0]`` steps in place; returns (E spikes, I spikes).
+
+    Shapes (N_E, N_I, M): F (N_E, M); WEE (N_E, N_E); WEI (N_I, N_E); WIE (N_E, N_I);
+    WII (N_I, N_I); TE (N_E,); TI (N_I,); c (L, M) input current.  State (modified in place):
+    VE, rE, bI, refE (int64), prevE (int64) (N_E,); VI, rI, refI, prevI (N_I,); bE (M,);
+    refE/refI: absolute index of each neuron's last refractory step (−1 = none);
+    nprev int64[2] = number of valid entries of prevE / prevI; rng uint64[4].
+    ``step0``: absolute index of the first step (refractoriness and ISI bookkeeping).
+    Recordings (``(0, 0)`` arrays when not asked for): rec_sE (L, N_E) uint8, rec_sI (L, N_I) uint8,
+    rec_rE/rec_VE (L, N_E), rec_rI/rec_VI (L, N_I), rec_cur (L, 4) = [exc, inh] currents into E
+    neuron ``probe_e`` then [exc, inh] into I neuron ``probe_i`` (self-reset excluded; the summed
+    feed-forward drive ``dt F_E[p] · c_t`` counts as excitatory when positive, inhibitory when
+    negative; recurrent inputs by the sign of each weight).
+    Accumulators: countsE (N_E,), countsI (N_I,) int64; vstatE (2, N_E),
+    vstatI (2, N_I) = Σ V, Σ V²; isi (N_E, 3) = (n, Σ d, Σ d²) of E inter-spike intervals in steps,
+    last_spk (N_E,) int64 absolute step of the last E spike (−1 = none yet).
+    """
+    L = c.shape[0]
+    NE = F.shape[0]
+    M = F.shape[1]
+    NI = WEI.shape[0]
+    learn = plastic != 0
+    l_xe = (plastic & P_XE) != 0
+    l_ei = (plastic & P_EI) != 0
+    l_ee = (plastic & P_EE) != 0
+    l_ie = (plastic & P_IE) != 0
+    l_ii = (plastic & P_II) != 0
+    rec_cur_on = (rec_mask & REC_CURRENTS) != 0
+    vstat_on = (rec_mask & REC_VSTATS) != 0
+    isi_on = (rec_mask & REC_ISI) != 0
+    cutoff = -THRESHOLD_NOISE_CUTOFF * t_noise
+    spkE = np.empty(NE, dtype=np.int64)
+    spkI = np.empty(NI, dtype=np.int64)
+    totE = 0
+    totI = 0
+    for t in range(L):
+        npE = nprev[0]
+        npI = nprev[1]
+        # 1. E voltage (previous-step E and I spikes)
+        for i in range(NE):
+            VE[i] *= decay
+        for j in range(M):
+            cj = dt * c[t, j]
+            for i in range(NE):
+                VE[i] += F[i, j] * cj
+        for q in range(npE):
+            k = prevE[q]
+            for i in range(NE):
+                VE[i] += WEE[i, k]
+        for q in range(npI):
+            k = prevI[q]
+            for i in range(NE):
+                VE[i] += WIE[i, k]
+        if rec_cur_on:
+            p = probe_e
+            ex = 0.0
+            inh = 0.0
+            v = 0.0
+            for j in range(M):
+                v += dt * F[p, j] * c[t, j]
+            if v > 0.0:
+                ex += v
+            else:
+                inh += v
+            for q in range(npE):
+                k = prevE[q]
+                if k != p:
+                    w = WEE[p, k]
+                    if w > 0.0:
+                        ex += w
+                    else:
+                        inh += w
+            for q in range(npI):
+                w = WIE[p, prevI[q]]
+                if w > 0.0:
+                    ex += w
+                else:
+                    inh += w
+            rec_cur[t, 0] = ex
+            rec_cur[t, 1] = inh
+        # 2. traces
+        if learn:
+            for j in range(M):
+                bE[j] = bE_decay * bE[j] + dt * c[t, j]
+            for i in range(NE):
+                bI[i] *= bI_decay
+            for q in range(npE):
+                bI[prevE[q]] += 1.0
+        # 3. E selection
+        now = step0 + t
+        nE = _noise_select(VE, TE, vnE, refE, now, t_noise, cutoff, rng, one_spike, spkE)
+        # 4. E plasticity
+        for q in range(nE):
+            k = spkE[q]
+            refE[k] = now + refractory
+            if l_xe:
+                for j in range(M):
+                    F[k, j] += lr_ff * (bE[j] - F[k, j])
+            if l_ee:
+                for i in range(NE):
+                    w = WEE[i, k] - lr_rec * (VE[i] + mu * rE[i] + WEE[i, k])
+                    WEE[i, k] = w if w > 0.0 else 0.0
+                WEE[k, k] = e_self_reset
+        # 6. I voltage (this step's E spikes, previous-step I spikes)
+        for i in range(NI):
+            VI[i] = decay * VI[i]
+        for q in range(nE):
+            k = spkE[q]
+            for i in range(NI):
+                VI[i] += WEI[i, k]
+        for q in range(npI):
+            k = prevI[q]
+            for i in range(NI):
+                VI[i] += WII[i, k]
+        if rec_cur_on:
+            p = probe_i
+            ex = 0.0
+            inh = 0.0
+            for q in range(nE):
+                w = WEI[p, spkE[q]]
+                if w > 0.0:
+                    ex += w
+                else:
+                    inh += w
+            for q in range(npI):
+                k = prevI[q]
+                if k != p:
+                    w = WII[p, k]
+                    if w > 0.0:
+                        ex += w
+                    else:
+                        inh += w
+            rec_cur[t, 2] = ex
+            rec_cur[t, 3] = inh
+        # 7. I selection
+        nI = _noise_select(VI, TI, vnI, refI, now, t_noise, cutoff, rng, one_spike, spkI)
+        # 8. I plasticity
+        for q in range(nI):
+            k = spkI[q]
+            refI[k] = now + refractory
+            if l_ei:
+                for j in range(NE):
+                    w = WEI[k, j] + lr_ff * (bI[j] - WEI[k, j])
+                    WEI[k, j] = w if w > 0.0 else 0.0
+            if l_ii:
+                for i in range(NI):
+                    w = WII[i, k] - lr_rec * (VI[i] + mu * rI[i] + WII[i, k])
+                    if i == k:
+                        w -= lr_rec * mu
+                    WII[i, k] = w if w < 0.0 else 0.0
+            if l_ie:
+                for i in range(NE):
+                    w = WIE[i, k] - lr_rec * (VE[i] + mu * rE[i] + WIE[i, k])
+                    WIE[i, k] = w if w < 0.0 else 0.0
+        # 9. filtered spike trains, spike bookkeeping
+        if r_decay_first:
+            for i in range(NE):
+                rE[i] *= decay
+            for i in range(NI):
+                rI[i] *= decay
+        for q in range(nI):
+            rI[spkI[q]] += 1.0
+        for q in range(nE):
+            rE[spkE[q]] += 1.0
+        if not r_decay_first:
+            for i in range(NE):
+                rE[i] *= decay
+            for i in range(NI):
+                rI[i] *= decay
+        for q in range(nE):
+            k = spkE[q]
+            prevE[q] = k
+            countsE[k] += 1
+            if isi_on:
+                s = step0 + t
+                if last_spk[k] >= 0:
+                    d = float(s - last_spk[k])
+                    isi[k, 0] += 1.0
+                    isi[k, 1] += d
+                    isi[k, 2] += d * d
+                last_spk[k] = s
+        for q in range(nI):
+            k = spkI[q]
+            prevI[q] = k
+            countsI[k] += 1
+        nprev[0] = nE
+        nprev[1] = nI
+        totE += nE
+        totI += nI
+        # recording
+        if rec_mask & REC_SPIKES_E:
+            for q in range(nE):
+                rec_sE[t, spkE[q]] = 1
+        if rec_mask & REC_SPIKES_I:
+            for q in range(nI):
+                rec_sI[t, spkI[q]] = 1
+        if rec_mask & REC_R_E:
+            for i in range(NE):
+                rec_rE[t, i] = rE[i]
+        if rec_mask & REC_R_I:
+            for i in range(NI):
+                rec_rI[t, i] = rI[i]
+        if rec_mask & REC_V_E:
+            for i in range(NE):
+                rec_VE[t, i] = VE[i]
+        if rec_mask & REC_V_I:
+            for i in range(NI):
+                rec_VI[t, i] = VI[i]
+        if vstat_on:
+            for i in range(NE):
+                vstatE[0, i] += VE[i]
+                vstatE[1, i] += VE[i] * VE[i]
+            for i in range(NI):
+                vstatI[0, i] += VI[i]
+                vstatI[1, i] += VI[i] * VI[i]
+    return totE, totI

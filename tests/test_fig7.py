@@ -1,0 +1,170 @@
+"""Fig 7 (robustness): network size vs an equivalent Poisson population, missing connections,
+noise and synaptic delay — on the shortened ``quick`` protocol of
+:mod:`neuromorph.experiments.fig7` (60 s of learning per network, 8 × 1 s evaluation trials).
+
+What is asserted, with margins from seeds 0–3 of the quick protocol: the coding error falls
+from N_I = 10 to 40 (asserted ≥ 25 %; seen 50–70 %); the learnt network's error is below 0.8×
+(sizes) / 0.9× (sparsities) that of the rate-matched Poisson population (seen 0.24–0.65 and
+0.35–0.78); removing 80 % of the connections raises the error (asserted ≥ 15 %; seen 37–72 %);
+noise of ν = 10 Hz changes the undelayed networks' error by < 30 % (seen −19 % … +3 %); alpha
+PSCs with a 4 ms time to peak raise the error by ≥ 20 % at both noise levels (seen 35–165 %).
+The full-size run (``-m slow``) checks the same statements on 4 sizes, 5 sparsities and
+4 noise levels × 5 delays.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from neuromorph.experiments import fig7
+
+
+# ---------------------------------------------------------------------------------------------
+# building blocks
+
+
+def test_noise_measure_round_trip_and_reference_level():
+    # the Fig 4 code's evaluation noise (0.001 per 0.1 ms step) is nu = 1 Hz
+    assert fig7.noise_hz_of_step(0.001) == pytest.approx(1.0, rel=3e-3)
+    for nu in (0.5, 3.0, 20.0):
+        assert fig7.noise_hz_of_step(fig7.noise_step(nu)) == pytest.approx(nu)
+    # noise alone: silent at low levels, firing grows steeply with nu
+    assert fig7.noise_only_rate(5.0, 0, n=50, seconds=1.0) == 0.0
+    assert fig7.noise_only_rate(40.0, 0, n=50, seconds=1.0) > 5.0
+
+
+def test_connection_masks_remove_exact_fraction_and_keep_self_resets():
+    m = fig7.connection_masks(40, 20, 0.75, np.random.default_rng(0))
+    for name, mask in m.items():
+        square = mask.shape[0] == mask.shape[1] and name in ("W_EE", "W_II")
+        n_pot = mask.size - (mask.shape[0] if square else 0)
+        n_off = np.count_nonzero(~mask)
+        assert n_off == round(0.75 * n_pot), name
+        if square:
+            assert np.all(np.diag(mask))
+    assert fig7.connection_masks(40, 20, 0.0, np.random.default_rng(0)) is None
+    with pytest.raises(ValueError):
+        fig7.connection_masks(40, 20, 1.0, np.random.default_rng(0))
+
+
+def test_masked_learning_keeps_removed_connections_at_zero_and_dale():
+    net, masks = fig7.ei_network(10, 3, removed=0.6)
+    res = fig7.train_ei(net, 30_000, 3, masks=masks)
+    n = res.network
+    for name, mask in masks.items():
+        assert np.all(getattr(n, name)[~mask] == 0.0), name
+    assert np.count_nonzero(n.W_IE) > 0.2 * n.W_IE.size  # learning did build inhibition
+    off = ~np.eye(n.n_exc, dtype=bool)
+    assert np.all(n.W_EE[off] >= 0) and np.all(n.W_EI >= 0) and np.all(n.W_IE <= 0) and np.all(n.W_II <= 0)
+    assert np.allclose(np.diag(n.W_EE), fig7.PARAMS["e_self_reset"])
+
+
+def test_alpha_psc_peaks_at_the_delay():
+    for d in (0.5, 1.0, 2.0, 4.0):
+        t, k = fig7.psc_kernel(d)
+        assert abs(t[np.argmax(k)] - d) <= 0.15 * d + 0.1
+        assert k.sum() * (t[1] - t[0]) == pytest.approx(1.0, abs=0.03)
+
+
+def test_rate_calibration_reaches_target():
+    net, _ = fig7.ei_network(10, 1)
+    res = fig7.train_ei(net, 200_000, 1)
+    amp, rate, ok = fig7.calibrate_amplitude(fig7.ei_simulator(res.network), 100.0, 5.0, 2)
+    assert ok and rate == pytest.approx(5.0, rel=0.2)
+    assert amp > 100.0
+
+
+def test_point_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="unknown parameter"):
+        fig7.point({"sizee": 3}, 0)
+    with pytest.raises(ValueError, match="no synaptic delays"):
+        fig7.point({"model": "ei", "delay_ms": 1.0}, 0)
+    with pytest.raises(ValueError, match="EI model only"):
+        fig7.point({"model": "scn", "removed": 0.5}, 0)
+
+
+def test_point_returns_scalar_metrics():
+    m = fig7.point({"n_inh": 10, "learn_s": 5.0, "trials": 2, "eval_s": 0.5}, 4)
+    for k in ("error_E", "error_I", "poisson_error_E", "rate_E_hz", "rate_I_hz", "amplitude", "burst_fraction"):
+        assert np.isscalar(m[k]) and np.isfinite(m[k]), k
+    json.dumps(m)
+
+
+def test_study_file_and_tiny_study_run(tmp_path):
+    from pathlib import Path
+
+    import neuromorph
+    from neuromorph import study as st
+
+    s = st.load_study(Path(neuromorph.__file__).parent / "studies" / "fig7.yaml")
+    assert s.kind == "fig7" and len(s.tasks()) == 60
+    tiny = {"name": "fig7-tiny", "kind": "fig7", "base": {"learn_s": 2.0, "trials": 2, "eval_s": 0.3, "n_inh": 5},
+            "sweep": {"removed": [0.0, 0.5]}, "repetitions": 1, "metric": "error_E"}
+    df = st.run_study(tiny, tmp_path, scheduler="synchronous", progress=False)
+    assert (df["status"] == "ok").all() and len(df) == 2
+    assert np.isfinite(df["error_E"]).all() and np.isfinite(df["poisson_error_E"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# the effects, from one quick run
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fig7")
+    return fig7.run(out, seed=0, quick=True, progress=False), out
+
+
+def test_quick_run_writes_figure_and_json(quick):
+    m, out = quick
+    assert (out / "fig7_robustness.png").stat().st_size > 10_000
+    json.dumps(m, default=float)
+    for panel in ("A", "B", "C", "C_ei"):
+        assert m["panels"][panel], panel
+        for row in m["panels"][panel]:
+            assert row["rate_target_reached_all"], row
+            assert 3.5 < row["rate_E_hz"] < 7.0, row  # E rate matched to 5 Hz
+
+
+def test_error_falls_with_size_and_beats_poisson(quick):
+    m, _ = quick
+    A = {r["n_inh"]: r for r in m["panels"]["A"]}
+    assert A[40]["error_E"] < 0.75 * A[10]["error_E"]
+    for r in A.values():
+        assert r["error_E"] < 0.8 * r["poisson_error_E"]
+        # "equivalent" Poisson: same mean rates
+        assert r["poisson_rate_E_hz"] == pytest.approx(r["rate_E_hz"], rel=0.1)
+    assert m["checks"]["A_error_falls_with_size"] and m["checks"]["A_learnt_beats_poisson_every_size"]
+
+
+def test_missing_connections_raise_error_but_stay_below_poisson(quick):
+    m, _ = quick
+    B = {r["removed"]: r for r in m["panels"]["B"]}
+    assert B[0.8]["error_E"] > 1.15 * B[0.0]["error_E"]
+    for r in B.values():
+        assert r["error_E"] < 0.9 * r["poisson_error_E"]
+
+
+def test_noise_negligible_and_delay_degrades(quick):
+    m, _ = quick
+    e = {(r["delay_ms"], r["noise_hz"]): r["error_E"] for r in m["panels"]["C"]}
+    assert e[(0.0, 10.0)] < 1.3 * e[(0.0, 1.0)]
+    for nz in (1.0, 10.0):
+        assert e[(4.0, nz)] > 1.2 * e[(0.0, nz)]
+    ei = {r["noise_hz"]: r["error_E"] for r in m["panels"]["C_ei"]}
+    assert ei[10.0] < 1.3 * ei[1.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# full size
+
+
+@pytest.mark.slow
+def test_full_fig7(tmp_path):
+    m = fig7.run(tmp_path, seed=0, progress=False)
+    c = m["checks"]
+    assert c["A_error_falls_with_size"] and c["A_learnt_beats_poisson_every_size"]
+    for n in (20, 40):
+        assert c[f"B_learnt_beats_poisson_all_sparsities_n_inh_{n}"]
+        assert c[f"B_drastic_removal_hurts_n_inh_{n}"]
+    assert c["C_low_noise_negligible_no_delay"] and c["C_longest_delay_worse_than_none"]

@@ -1,0 +1,97 @@
+"""Fig 8 (lesion of leftward-coding E neurons, retraining with blocked plasticity), shortened.
+
+The quick protocol of :mod:`neuromorph.experiments.fig8` (150 + 100 s pre-training, 300 s
+retraining, 8 × 1 s evaluation trials) on seed 0.  Asserted, with margins from seeds 0–3:
+the lesion removes the ~¼ of E neurons whose decoders point left (18–22 of 80), raises the E
+rate and lowers efficiency (error at the intact network's rate: seen +60 … +360 %);
+feed-forward-only retraining is by far the worst (error at equal rate 3–6× that of no
+retraining, error at the same input 2.5–6×; on seed 0 its input weights move into the hole:
+10 vs 1); recurrent-only and full retraining are both more efficient than no retraining (seen
+3–69 % and 11–71 % better; asserted ≥ 10 % for seed 0, where the margins are 26 % and 27 %).
+"""
+import numpy as np
+import pytest
+
+from neuromorph.experiments import fig8
+from neuromorph.network import EINetwork
+
+
+def test_sector_and_directions():
+    ang = np.array([0.0, 134.0, 136.0, 180.0, 224.0, 226.0, 359.0])
+    assert list(fig8.in_sector(ang, 180.0, 45.0)) == [False, False, True, True, True, False, False]
+    assert list(fig8.in_sector(ang, 0.0, 10.0)) == [True, False, False, False, False, False, True]
+    D = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    assert np.allclose(fig8.directions_deg(D), [0.0, 90.0, 180.0])
+
+
+def test_lesion_removes_rows_and_columns():
+    from neuromorph.experiments import fig7
+
+    net, _ = fig7.ei_network(5, 0)
+    net.W_EE = np.arange(100.0).reshape(10, 10)
+    keep = np.ones(10, bool)
+    keep[[2, 7]] = False
+    les = fig8.lesion(net, keep)
+    assert isinstance(les, EINetwork) and les.n_exc == 8 and les.n_inh == 5
+    assert np.array_equal(les.W_EE, net.W_EE[np.ix_(keep, keep)])
+    assert np.array_equal(les.W_EI, net.W_EI[:, keep]) and np.array_equal(les.W_IE, net.W_IE[keep])
+    assert les.meta["lesioned_E"] == 2
+
+
+def test_condition_rules_switch_the_right_pathways():
+    assert fig8.condition_rules("none") is None
+    f = fig8.condition_rules("full")
+    assert all((f.ff_XE, f.ff_EI, f.rec_EE, f.rec_IE, f.rec_II))
+    r = fig8.condition_rules("recurrent_only")
+    assert not r.ff_XE and all((r.ff_EI, r.rec_EE, r.rec_IE, r.rec_II))
+    ff = fig8.condition_rules("feedforward_only")
+    assert ff.ff_XE and not any((ff.ff_EI, ff.rec_EE, ff.rec_IE, ff.rec_II))
+    assert f.lr_ff < f.lr_rec  # feed-forward plasticity slower than recurrent
+    with pytest.raises(ValueError):
+        fig8.condition_rules("everything")
+
+
+@pytest.fixture(scope="module")
+def quick():
+    p = dict(fig8.PARAMS)
+    p.update(fig8.QUICK)
+    return fig8.experiment(0, pretrain_fast_s=p["pretrain_fast_s"], pretrain_s=p["pretrain_s"],
+                           retrain_s=p["retrain_s"], trials=p["eval_trials"], steps=p["eval_steps"], control=False)
+
+
+def test_lesion_hits_leftward_quarter_and_costs_efficiency(quick):
+    m = quick["metrics"]
+    assert 14 <= quick["n_lesioned"] <= 26
+    assert m["none"]["n_exc"] == 80 - quick["n_lesioned"]
+    assert m["intact"]["decoders_in_hole"] >= quick["n_lesioned"] - 1
+    assert m["none"]["rate_E_hz"] > m["intact"]["rate_E_hz"]
+    assert m["none"]["error_E_matched_rate"] > 1.2 * m["intact"]["error_E_matched_rate"]
+    # the static code has a hole: stimuli in the lesioned sector are decoded worse than elsewhere
+    assert m["none"]["tuning_error_hole"] > 1.5 * m["none"]["tuning_error_elsewhere"]
+
+
+def test_feedforward_only_retraining_worsens_the_code(quick):
+    m = quick["metrics"]
+    ff, none = m["feedforward_only"], m["none"]
+    assert ff["error_E"] > 1.5 * none["error_E"]
+    assert ff["error_E_matched_rate"] > 2.0 * none["error_E_matched_rate"]
+    assert ff["rate_E_hz"] > none["rate_E_hz"]
+    assert ff["F_in_hole"] > none["F_in_hole"]  # its input weights move into the hole
+    assert quick["checks"]["feedforward_only_least_efficient"]
+
+
+def test_recurrent_plasticity_recovers_efficiency(quick):
+    m = quick["metrics"]
+    assert m["recurrent_only"]["rate_E_hz"] < m["none"]["rate_E_hz"]
+    assert m["recurrent_only"]["error_E_matched_rate"] < 0.9 * m["none"]["error_E_matched_rate"]
+    assert m["full"]["error_E_matched_rate"] < 0.9 * m["none"]["error_E_matched_rate"]
+    assert quick["checks"]["predicted_ordering_holds"]
+
+
+@pytest.mark.slow
+def test_full_fig8(tmp_path):
+    m = fig8.run(tmp_path, seed=0, progress=False)
+    assert (tmp_path / "fig8_weights_tuning.png").exists() and (tmp_path / "fig8_summary.png").exists()
+    assert m["checks"]["feedforward_only_least_efficient"]
+    assert m["checks"]["feedforward_only_worse_error_than_none"]
+    assert m["checks"]["lesion_lowers_efficiency"]
