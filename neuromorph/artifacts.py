@@ -16,7 +16,8 @@ import numpy as np
 ARTIFACT_FORMAT_VERSION = 1
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps`` fallback for NumPy scalars/arrays and paths."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -54,7 +55,7 @@ def write_json(path: Union[str, Path], data: dict) -> Path:
     """Write ``data`` (with ``format_version`` added if absent) as pretty JSON, atomically."""
     payload = {"format_version": ARTIFACT_FORMAT_VERSION}
     payload.update(data)
-    return atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default, allow_nan=True) + "\n")
+    return atomic_write_text(path, json.dumps(payload, indent=2, default=json_default, allow_nan=True) + "\n")
 
 
 def save_figure(fig, path: Union[str, Path], dpi: int = 110) -> Path:
@@ -86,6 +87,6 @@ def provenance(seed: Any = None, config: Any = None) -> dict:
     out = {"neuromorph": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "scipy": scipy.__version__, "numba": numba.__version__, "seed": seed}
     if config is not None:
-        blob = json.dumps(config, sort_keys=True, default=_json_default).encode()
+        blob = json.dumps(config, sort_keys=True, default=json_default).encode()
         out["config_sha256"] = hashlib.sha256(blob).hexdigest()
     return out

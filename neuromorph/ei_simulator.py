@@ -31,7 +31,7 @@ from . import ei_kernels as K
 from .metrics import fano_factor, normalized_error, optimal_decoder
 from .network import EINetwork
 from .plasticity import EIRules
-from .rng import make_state, state_from_generator
+from .rng import as_state, state_from_generator
 from .signals import check_signal, leaky_integrate, smoothed_white_noise
 
 RECORDABLE_EI = ("spikes_E", "spikes_I", "r_E", "r_I", "V_E", "V_I", "currents", "v_stats")
@@ -43,17 +43,6 @@ LEARN_V_NOISE_E = 0.002
 
 InputSource = Callable[[int, int], np.ndarray]
 """``source(start_step, n_steps) -> c`` of shape (n_steps, M): a deterministic chunk provider."""
-
-
-def _rng_state(seed) -> np.ndarray:
-    """Kernel RNG state from an int, a NumPy Generator, an existing uint64[4] state, or None."""
-    if seed is None:
-        return make_state(np.random.SeedSequence().entropy)
-    if isinstance(seed, np.random.Generator):
-        return state_from_generator(seed)
-    if isinstance(seed, np.ndarray) and seed.dtype == np.uint64 and seed.shape == (4,):
-        return seed
-    return make_state(int(seed))
 
 
 @dataclass
@@ -227,7 +216,7 @@ def simulate_ei(net: EINetwork, c: np.ndarray, *, seed=None, record: Sequence[st
     if not (0 <= pe < ne and 0 <= pi < ni):
         raise ValueError(f"probe must be (E index < {ne}, I index < {ni}), got {probe}")
     if state is None:
-        state = EIState.zeros(ne, ni, m, _rng_state(seed))
+        state = EIState.zeros(ne, ni, m, as_state(seed))
     else:
         state.check(net)
     rec: dict = {}
@@ -314,7 +303,7 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
     _check_net(net)
     ne, ni, m = net.n_exc, net.n_inh, net.n_inputs
     if state is None:
-        state = EIState.zeros(ne, ni, m, _rng_state(seed))
+        state = EIState.zeros(ne, ni, m, as_state(seed))
     else:
         state.check(net)
     W = _weights(net)

@@ -29,6 +29,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .artifacts import json_default
+
 FORMAT_NAME = "neuromorph-network"
 FORMAT_VERSION = 1
 
@@ -230,16 +232,8 @@ def save_network(net: Network, path: Union[str, Path]) -> Path:
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "kind": kind,
             "scalars": scalars, "meta": net.meta}
     payload = dict(arrays)
-    payload["__meta__"] = np.array(json.dumps(meta, default=_json_default))
+    payload["__meta__"] = np.array(json.dumps(meta, default=json_default))
     return atomic_write_bytes(path, lambda fh: np.savez(fh, **payload))
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def load_network(path: Union[str, Path]) -> Network:

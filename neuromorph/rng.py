@@ -140,3 +140,15 @@ def normals(state: np.ndarray, size: int) -> np.ndarray:
 def derive_seed(seed: int, *keys: int) -> int:
     """An independent 63-bit seed for sub-stream ``keys`` of a run seeded with ``seed``."""
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def as_state(seed) -> np.ndarray:
+    """Kernel RNG state from an int, a NumPy Generator, an existing uint64[4] state (used as
+    is, so a run can continue a stream) or None (fresh OS entropy)."""
+    if seed is None:
+        return make_state(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.Generator):
+        return state_from_generator(seed)
+    if isinstance(seed, np.ndarray) and seed.dtype == np.uint64 and seed.shape == (4,):
+        return seed
+    return make_state(int(seed))

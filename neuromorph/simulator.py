@@ -27,7 +27,7 @@ import numpy as np
 from . import kernels
 from .network import SCN
 from .plasticity import FF_FORMS, FeedforwardRule, RecurrentRule
-from .rng import make_state, state_from_generator
+from .rng import as_state
 from .signals import check_signal
 
 RECORDABLE = ("spikes", "r", "V", "currents")
@@ -146,16 +146,6 @@ class Recording:
         return float(self.counts.sum() / (self.duration * self.counts.size))
 
 
-def _resolve_rng(seed) -> np.ndarray:
-    if seed is None:
-        return make_state(np.random.SeedSequence().entropy)
-    if isinstance(seed, np.random.Generator):
-        return state_from_generator(seed)
-    if isinstance(seed, np.ndarray) and seed.dtype == np.uint64 and seed.shape == (4,):
-        return seed
-    return make_state(int(seed))
-
-
 def _record_mask(record: Iterable[str]) -> int:
     mask = 0
     for name in record:
@@ -243,7 +233,7 @@ def simulate(net: SCN, c: np.ndarray, *, seed=None, record: Sequence[str] = ("r"
     mask = _record_mask(record)
     T, n = c.shape[0], net.n_neurons
     if state is None:
-        state = SimState.zeros(n, net.n_inputs, opts.max_delay, _resolve_rng(seed))
+        state = SimState.zeros(n, net.n_inputs, opts.max_delay, as_state(seed))
     elif state.buf.shape[0] != opts.max_delay + 1:
         raise ValueError(f"state was made for delay={state.buf.shape[0] - 1}, options ask for {opts.max_delay}")
     if np.ndim(opts.delay) and opts.delay.shape != (n, n):
@@ -311,7 +301,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
     work = net.copy()
     n, m = work.n_neurons, work.n_inputs
     if state is None:
-        state = SimState.zeros(n, m, opts.max_delay, _resolve_rng(seed))
+        state = SimState.zeros(n, m, opts.max_delay, as_state(seed))
     if np.ndim(opts.delay) and opts.delay.shape != (n, n):
         raise ValueError(f"per-connection delays have shape {opts.delay.shape}, the network has N = {n}")
     snaps = sorted({int(s) for s in snapshot_steps if 0 <= int(s) <= n_steps})

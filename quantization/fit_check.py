@@ -306,7 +306,7 @@ def check_fit(
     # --- weights, fan-out, projections -------------------------------------------------------
     if weights_rec is not None:
         def rec() -> None:
-            a = weights(f"weights_rec", weights_rec, nh, nh, True)
+            a = weights("weights_rec", weights_rec, nh, nh, True)
             if a is None or s.max_fanout is None or a.ndim < 2:
                 return
             nz = np.nan_to_num(a.astype(np.float64)) != 0

@@ -118,6 +118,7 @@ from typing import Any, Mapping, Optional, Union
 import nir
 import numpy as np
 
+from neuromorph.artifacts import json_default
 from neuromorph.network import SCN, NetworkShapeError
 
 __all__ = [
@@ -289,14 +290,6 @@ def graph_kind(graph: Any) -> Optional[str]:
     return _scalar(meta.get("kind"))
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"SCN.meta value of type {type(o).__name__} is not JSON serialisable")
-
-
 # --------------------------------------------------------------------------- float SCN
 def _omega_node_weight(Omega: np.ndarray, thresholds: np.ndarray, decay: float) -> np.ndarray:
     """Recurrent Linear weight: Ω plus ``decay*T`` on the diagonal, cancelling NIR's subtractive reset.
@@ -324,7 +317,7 @@ def scn_to_nir(net: SCN) -> nir.NIRGraph:
     tau = 1.0 / lam
     decay = 1.0 - lam * dt  # == net.decay; spelled out so import recomputes it identically
     try:
-        meta_json = json.dumps(net.meta, default=_json_default)
+        meta_json = json.dumps(net.meta, default=json_default)
     except TypeError as exc:
         raise NIRExportError(f"cannot store SCN.meta in NIR metadata: {exc}") from None
     lif = nir.LIF(
