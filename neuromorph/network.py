@@ -21,15 +21,13 @@ and every shape, and raises :class:`NetworkFileError` with a message naming the 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
-from .artifacts import json_default
+from .artifacts import atomic_write, json_default
 
 FORMAT_NAME = "neuromorph-network"
 FORMAT_VERSION = 1
@@ -202,25 +200,14 @@ _CLASSES = {"SCN": SCN, "EINetwork": EINetwork}
 
 
 def atomic_write_bytes(path: Union[str, Path], writer) -> Path:
-    """Call ``writer(fileobj)`` on a temporary file beside ``path``, then rename it into place.
+    """Call ``writer(fileobj)`` on a temporary binary file beside ``path``, then rename it into
+    place (:func:`neuromorph.artifacts.atomic_write`)."""
 
-    A crash mid-write leaves the old file (or nothing), never a half-written one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the file the usual permissions
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
             writer(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def save_network(net: Network, path: Union[str, Path]) -> Path:

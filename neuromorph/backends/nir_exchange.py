@@ -109,8 +109,6 @@ layer (see its docstring). It refuses the float SCN and Nsyn = 2 graphs with
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -118,7 +116,7 @@ from typing import Any, Mapping, Optional, Union
 import nir
 import numpy as np
 
-from neuromorph.artifacts import json_default
+from neuromorph.artifacts import atomic_write, json_default
 from neuromorph.network import SCN, NetworkShapeError
 
 __all__ = [
@@ -699,18 +697,7 @@ def save_nir(graph: nir.NIRGraph, path: Union[str, Path]) -> Path:
 
     A crash mid-write leaves the old file (or none), never a half-written one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)  # h5py opens the file itself by name
-    try:
-        nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: nir.write(tmp, graph))  # h5py opens the file by name
 
 
 def load_nir(path: Union[str, Path]) -> nir.NIRGraph:

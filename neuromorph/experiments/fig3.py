@@ -50,6 +50,7 @@ from ..progress import progress_bar
 from ..rng import derive_seed
 from ..signals import correlated_gaussian, leaky_integrate
 from ..simulator import block_noise_source, learn, simulate
+from .fig2 import tuning_curves
 
 BLOCK = 1000
 FULL_ITERATIONS = 14_000  # the Fig 2 code's length (1.4e7 steps)
@@ -134,19 +135,6 @@ def evaluate_condition(net: SCN, cov: Optional[np.ndarray], seed: int, decoder_s
         errs.append(normalized_error(rec.x, rec.r @ D.T))
         rates.append(rec.mean_rate_hz())
     return {"error": float(np.mean(errs)), "rate_hz": float(np.mean(rates)), "D": D}
-
-
-def tuning_curves(net: SCN, seed: int, n_angles: int = 36, magnitude: float = 3.0, steps: int = 1000) -> tuple:
-    """Rates (Hz) for constant signals x = magnitude·(cos θ, sin θ); returns (angles deg, rates (A, N))."""
-    angles = np.linspace(0, 360, n_angles, endpoint=False)
-    rates = np.zeros((n_angles, net.n_neurons))
-    g = np.random.default_rng(seed)
-    for a, th in enumerate(np.radians(angles)):
-        x = magnitude * np.array([np.cos(th), np.sin(th)])
-        c = np.tile(net.lam * x, (steps, 1))
-        c[0] = x / net.dt
-        rates[a] = simulate(net, c, seed=g, record=()).counts / (steps * net.dt)
-    return angles, rates
 
 
 def preferred_directions(angles_deg: np.ndarray, rates: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ from ..progress import progress_bar
 from ..rng import derive_seed
 from ..signals import smoothed_white_noise
 from ..simulator import block_noise_source
+from .fig2 import snapshot_schedule
 
 BLOCK = 1000
 PAPER_ITERATIONS = 2 ** 20  # the code's hard-coded length: 2^20 blocks of 1000 steps
@@ -42,15 +43,6 @@ QUICK_ITERATIONS = 2 ** 12
 PARAMS = dict(n_exc=300, n_inh=75, n_inputs=3, lam=50.0, dt=1e-4, lr_ff=1e-5, lr_rec=1e-4, mu=0.002,
               ff_trace_leak_factor=6.0, refractory=10, threshold=0.5, v_noise_E_learn=0.002, v_noise_E_eval=0.001,
               v_noise_I=0.002, t_noise=0.02, amplitude=2000.0, sigma=30.0, block=BLOCK)
-
-
-def snapshot_schedule(n_steps: int) -> list:
-    """Steps 2, 4, 8, …, 2^J ≤ n_steps (the reference's snapshot times)."""
-    out, s = [], 2
-    while s <= n_steps:
-        out.append(s)
-        s *= 2
-    return out
 
 
 def default_rules() -> EIRules:

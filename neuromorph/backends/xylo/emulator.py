@@ -284,7 +284,11 @@ def _batch_parallel(
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
 ):  # fmt: skip
-    """As :func:`_batch_serial`, with the batch spread over numba threads (prange)."""
+    """As :func:`_batch_serial`, with the batch spread over numba threads (prange).
+
+    Kept as a separate function rather than one body compiled twice: numba's on-disk cache keys
+    a function by name and signature, not by its ``parallel`` flag, so the two variants would
+    overwrite each other's cache entries."""
     # stride 0 broadcasts one raster/spec over the batch (integer arithmetic keeps numba's types int)
     r_stride = 1 if raster.shape[0] > 1 else 0
     s_stride = 1 if thr.shape[0] > 1 else 0
