@@ -57,6 +57,9 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--iterations", type=int, default=None,
                    help="learning length in blocks of the experiment's block size (default: the paper's full protocol)")
     p.add_argument("--quick", action="store_true", help="shortened protocol (minutes instead of hours)")
+    p.add_argument("--repetitions", type=int, default=None,
+                   help="independent repetitions (seeds SEED, SEED+1, ...) of each network; fig7 and fig8 only "
+                        "(default: 2 for fig7, 5 for fig8, 1 with --quick)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -96,8 +99,17 @@ def _run_reproduce(args) -> int:
         raise
     if args.iterations is not None and args.iterations <= 0:
         raise UserError(f"--iterations must be a positive number of blocks, got {args.iterations}")
+    extra = {}
+    if args.repetitions is not None:
+        import inspect
+
+        if "repetitions" not in inspect.signature(mod.run).parameters:
+            raise UserError(f"--repetitions is not an option of {args.figure} (only fig7 and fig8 repeat networks)")
+        if args.repetitions < 1:
+            raise UserError(f"--repetitions must be >= 1, got {args.repetitions}")
+        extra["repetitions"] = args.repetitions
     metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))
     write_json(Path(args.out) / "metrics.json", metrics)
     print(f"wrote {Path(args.out) / 'metrics.json'}")

@@ -8,6 +8,10 @@ spikes emitted at the previous step (at most one per population in the default o
 1. ``V_E ← a V_E + dt F_E c_t + Σ_prevE W_EE[:, k] + Σ_prevI W_IE[:, k] + σ_E ξ``
    (recurrent kicks of the *previous* step; the E self-reset is W_EE's diagonal; the noise ξ is
    drawn neuron by neuron inside the selection loop of step 3 — same values, one pass).
+   With the synaptic filter on (``syn_decay`` = a_s = exp(−dt/τ_s) > 0, see below) the kick
+   vector κ_E = Σ_prevE W_EE[:, k] (diagonal excluded) + Σ_prevI W_IE[:, k] goes through the
+   E targets' cascade instead: ``s1_E ← a_s s1_E + κ_E``, ``s2_E ← a_s s2_E + (1 − a_s) s1_E``,
+   ``V_E += (1 − a_s) s2_E``; the self-reset ``W_EE[k, k]`` is still added to ``V_E[k]`` at once.
 2. ``b_E ← (1 − λ_FE dt) b_E + dt c_t``;  ``b_I ← (1 − λ dt) b_I``, then ``b_I[k] += 1`` for the
    previous step's E spikes (learning only).
 3. E selection: margins ``u = V_E − T_E − σ_T η``; one-spike mode: ``k = argmax u``, a spike iff
@@ -20,7 +24,10 @@ spikes emitted at the previous step (at most one per population in the default o
    ``W_EE[k, k] = e_self_reset`` (fixed E self-reset, no μδ term).
 5. (E refractory bookkeeping, see below.)
 6. ``V_I ← a V_I + Σ_thisE W_EI[:, k] + Σ_prevI W_II[:, k] + σ_I ξ`` — this step's E spikes reach
-   the I neurons at once; I neurons get no direct input.
+   the I neurons at once; I neurons get no direct input.  With the filter on, κ_I =
+   Σ_thisE W_EI[:, k] + Σ_prevI W_II[:, k] (diagonal excluded) enters the I targets' own
+   cascade (``s1_I``, ``s2_I``, same equations), ``V_I += (1 − a_s) s2_I``, and the I self-reset
+   ``W_II[k, k]`` is added to ``V_I[k]`` at once.
 7. I selection as in 3 (own refractory counters).
 8. At each I spike ``k``:
    E→I ``W_EI[k, :] ← max(0, W_EI[k, :] + ε_F (b_I − W_EI[k, :]))`` (FF rule on the E-spike trace);
@@ -33,6 +40,15 @@ Refractoriness: a neuron that fires at step ``t`` is blocked at steps ``t+1 … 
 and can fire again at ``t+refractory+1`` at the earliest (reference: 10 steps → ``t+11``).  The
 state holds, per neuron, the absolute index of its last blocked step (−1 initially) instead of a
 count-down counter, which saves two passes per step and is equivalent.
+
+Synaptic filter (optional, all recurrent transmission except the self-resets): the alpha-shaped
+(second-order) synapse of :mod:`kernels` (``syn_order == 2``), two first-order stages in
+cascade with a_s = exp(−dt/τ_s).  A kick w entering at step t₀ is delivered as
+``w (1 − a_s)² (n + 1) a_s^n`` at step t₀ + n (n ≥ 0): unit total charge (Σ = w), first delivery
+at the step the unfiltered kick would arrive, peak after about τ_s.  ``syn_decay = 0`` is the
+instantaneous transmission above, computed by the original code path (bit-for-bit the same).
+The current probe keeps two further cascades per probe neuron (positive and negative kicks), so
+the recorded exc + inh currents are exactly what the filter delivers.
 
 Threshold noise is drawn only for neurons with ``V − T > −8 σ_T`` (as in :mod:`kernels`): only
 those can reach a non-negative margin, so the selection is exact for all practical purposes.
@@ -108,6 +124,7 @@ def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk)
 def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
            vnE, vnI, t_noise, rng,
            VE, VI, rE, rI, bE, bI, refE, refI, prevE, prevI, nprev, step0,
+           syn_decay, sE1, sE2, sI1, sI2, sP,
            refractory, one_spike, r_decay_first,
            plastic, lr_ff, lr_rec, mu, e_self_reset, bE_decay, bI_decay,
            rec_mask, probe_e, probe_i,
@@ -121,11 +138,16 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
     refE/refI: absolute index of each neuron's last refractory step (−1 = none);
     nprev int64[2] = number of valid entries of prevE / prevI; rng uint64[4].
     ``step0``: absolute index of the first step (refractoriness and ISI bookkeeping).
+    Synaptic filter: ``syn_decay`` = a_s = exp(−dt/τ_s) (0 = instantaneous kicks, the filter
+    state is then neither read nor written); sE1, sE2 (N_E,), sI1, sI2 (N_I,) the two cascade
+    stages of the E and I targets; sP (4, 2) the stages of the probe chains [E exc, E inh, I exc,
+    I inh] (updated whenever the filter is on, so that continued runs record exactly).
     Recordings (``(0, 0)`` arrays when not asked for): rec_sE (L, N_E) uint8, rec_sI (L, N_I) uint8,
     rec_rE/rec_VE (L, N_E), rec_rI/rec_VI (L, N_I), rec_cur (L, 4) = [exc, inh] currents into E
     neuron ``probe_e`` then [exc, inh] into I neuron ``probe_i`` (self-reset excluded; the summed
     feed-forward drive ``dt F_E[p] · c_t`` counts as excitatory when positive, inhibitory when
-    negative; recurrent inputs by the sign of each weight).
+    negative; recurrent inputs by the sign of each weight; with the synaptic filter on, the
+    filtered currents actually delivered, each sign through its own cascade).
     Accumulators: countsE (N_E,), countsI (N_I,) int64; vstatE (2, N_E),
     vstatI (2, N_I) = Σ V, Σ V²; isi (N_E, 3) = (n, Σ d, Σ d²) of E inter-spike intervals in steps,
     last_spk (N_E,) int64 absolute step of the last E spike (−1 = none yet).
@@ -144,6 +166,8 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
     vstat_on = (rec_mask & REC_VSTATS) != 0
     isi_on = (rec_mask & REC_ISI) != 0
     cutoff = -THRESHOLD_NOISE_CUTOFF * t_noise
+    filt = syn_decay > 0.0
+    g = 1.0 - syn_decay
     spkE = np.empty(NE, dtype=np.int64)
     spkI = np.empty(NI, dtype=np.int64)
     totE = 0
@@ -158,15 +182,70 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             cj = dt * c[t, j]
             for i in range(NE):
                 VE[i] += F[i, j] * cj
-        for q in range(npE):
-            k = prevE[q]
+        if filt:
+            # alpha synapse: kicks enter stage 1, stage 2 integrates it, (1 − a_s) s2 is delivered;
+            # the E self-reset W_EE[k, k] bypasses the filter (immediate, as without it)
             for i in range(NE):
-                VE[i] += WEE[i, k]
-        for q in range(npI):
-            k = prevI[q]
+                sE1[i] *= syn_decay
+            for q in range(npE):
+                k = prevE[q]
+                for i in range(k):
+                    sE1[i] += WEE[i, k]
+                VE[k] += WEE[k, k]
+                for i in range(k + 1, NE):
+                    sE1[i] += WEE[i, k]
+            for q in range(npI):
+                k = prevI[q]
+                for i in range(NE):
+                    sE1[i] += WIE[i, k]
             for i in range(NE):
-                VE[i] += WIE[i, k]
-        if rec_cur_on:
+                sE2[i] = syn_decay * sE2[i] + g * sE1[i]
+                VE[i] += g * sE2[i]
+            if probe_e < NE:
+                p = probe_e
+                kp = 0.0
+                kn = 0.0
+                for q in range(npE):
+                    k = prevE[q]
+                    if k != p:
+                        w = WEE[p, k]
+                        if w > 0.0:
+                            kp += w
+                        else:
+                            kn += w
+                for q in range(npI):
+                    w = WIE[p, prevI[q]]
+                    if w > 0.0:
+                        kp += w
+                    else:
+                        kn += w
+                sP[0, 0] = syn_decay * sP[0, 0] + kp
+                sP[0, 1] = syn_decay * sP[0, 1] + g * sP[0, 0]
+                sP[1, 0] = syn_decay * sP[1, 0] + kn
+                sP[1, 1] = syn_decay * sP[1, 1] + g * sP[1, 0]
+        else:
+            for q in range(npE):
+                k = prevE[q]
+                for i in range(NE):
+                    VE[i] += WEE[i, k]
+            for q in range(npI):
+                k = prevI[q]
+                for i in range(NE):
+                    VE[i] += WIE[i, k]
+        if rec_cur_on and filt:
+            p = probe_e
+            v = 0.0
+            for j in range(M):
+                v += dt * F[p, j] * c[t, j]
+            ex = g * sP[0, 1]
+            inh = g * sP[1, 1]
+            if v > 0.0:
+                ex += v
+            else:
+                inh += v
+            rec_cur[t, 0] = ex
+            rec_cur[t, 1] = inh
+        elif rec_cur_on:
             p = probe_e
             ex = 0.0
             inh = 0.0
@@ -219,15 +298,59 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
         # 6. I voltage (this step's E spikes, previous-step I spikes)
         for i in range(NI):
             VI[i] = decay * VI[i]
-        for q in range(nE):
-            k = spkE[q]
+        if filt:
+            # same cascade for the I targets; the I self-reset W_II[k, k] is immediate
             for i in range(NI):
-                VI[i] += WEI[i, k]
-        for q in range(npI):
-            k = prevI[q]
+                sI1[i] *= syn_decay
+            for q in range(nE):
+                k = spkE[q]
+                for i in range(NI):
+                    sI1[i] += WEI[i, k]
+            for q in range(npI):
+                k = prevI[q]
+                for i in range(k):
+                    sI1[i] += WII[i, k]
+                VI[k] += WII[k, k]
+                for i in range(k + 1, NI):
+                    sI1[i] += WII[i, k]
             for i in range(NI):
-                VI[i] += WII[i, k]
-        if rec_cur_on:
+                sI2[i] = syn_decay * sI2[i] + g * sI1[i]
+                VI[i] += g * sI2[i]
+            if probe_i < NI:
+                p = probe_i
+                kp = 0.0
+                kn = 0.0
+                for q in range(nE):
+                    w = WEI[p, spkE[q]]
+                    if w > 0.0:
+                        kp += w
+                    else:
+                        kn += w
+                for q in range(npI):
+                    k = prevI[q]
+                    if k != p:
+                        w = WII[p, k]
+                        if w > 0.0:
+                            kp += w
+                        else:
+                            kn += w
+                sP[2, 0] = syn_decay * sP[2, 0] + kp
+                sP[2, 1] = syn_decay * sP[2, 1] + g * sP[2, 0]
+                sP[3, 0] = syn_decay * sP[3, 0] + kn
+                sP[3, 1] = syn_decay * sP[3, 1] + g * sP[3, 0]
+        else:
+            for q in range(nE):
+                k = spkE[q]
+                for i in range(NI):
+                    VI[i] += WEI[i, k]
+            for q in range(npI):
+                k = prevI[q]
+                for i in range(NI):
+                    VI[i] += WII[i, k]
+        if rec_cur_on and filt:
+            rec_cur[t, 2] = g * sP[2, 1]
+            rec_cur[t, 3] = g * sP[3, 1]
+        elif rec_cur_on:
             p = probe_i
             ex = 0.0
             inh = 0.0

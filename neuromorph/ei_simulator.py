@@ -18,6 +18,11 @@ Public entry points
 
 Units: time steps of ``net.dt`` s; rates in Hz; voltages dimensionless (threshold 0.5);
 input currents ``c`` (T, M) in signal units per second (``x`` is their leaky integral).
+
+Synaptic filter: ``syn_tau`` (s) of :func:`simulate_ei` / :func:`learn_ei` > 0 passes every
+recurrent kick except the self-resets through an alpha-shaped synapse (two first-order stages,
+a_s = exp(−dt/syn_tau): ``s1 ← a_s s1 + kick; s2 ← a_s s2 + (1 − a_s) s1; V += (1 − a_s) s2``,
+unit total charge, peak after about ``syn_tau``); 0 (default) = instantaneous kicks.
 """
 from __future__ import annotations
 
@@ -54,6 +59,11 @@ class EIState:
     n_prev int64[2] (valid entries of prev_E / prev_I = last step's spikes); rng_state uint64[4];
     x (M,): the target signal at the last step (kept by :func:`simulate_ei` only);
     step: number of steps simulated so far.
+    Synaptic-filter state (used only when ``syn_tau > 0``; zeros by default): syn_E1, syn_E2
+    (N_E,) and syn_I1, syn_I2 (N_I,) — stages 1 and 2 of the E- and I-target cascades (voltage
+    units; stage 2 delivers ``(1 − a_s) syn_*2`` per step); syn_probe (4, 2) — stages 1, 2 of the
+    current probe's cascades [E exc, E inh, I exc, I inh] (they belong to the probe neurons of
+    the run that produced the state: continue with the same ``probe`` for exact currents).
     """
 
     V_E: np.ndarray
@@ -70,6 +80,19 @@ class EIState:
     rng_state: np.ndarray
     x: Optional[np.ndarray] = None
     step: int = 0
+    syn_E1: Optional[np.ndarray] = None
+    syn_E2: Optional[np.ndarray] = None
+    syn_I1: Optional[np.ndarray] = None
+    syn_I2: Optional[np.ndarray] = None
+    syn_probe: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        ne, ni = np.shape(self.V_E)[0], np.shape(self.V_I)[0]
+        for name, n in (("syn_E1", ne), ("syn_E2", ne), ("syn_I1", ni), ("syn_I2", ni)):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(n))
+        if self.syn_probe is None:
+            self.syn_probe = np.zeros((4, 2))
 
     @classmethod
     def zeros(cls, n_e: int, n_i: int, m: int, rng_state: np.ndarray) -> "EIState":
@@ -77,14 +100,18 @@ class EIState:
                    b_E=np.zeros(m), b_I=np.zeros(n_e), ref_E=np.full(n_e, -1, np.int64),
                    ref_I=np.full(n_i, -1, np.int64), prev_E=np.zeros(n_e, np.int64),
                    prev_I=np.zeros(n_i, np.int64), n_prev=np.zeros(2, np.int64), rng_state=rng_state,
-                   x=np.zeros(m))
+                   x=np.zeros(m), syn_E1=np.zeros(n_e), syn_E2=np.zeros(n_e), syn_I1=np.zeros(n_i),
+                   syn_I2=np.zeros(n_i), syn_probe=np.zeros((4, 2)))
 
     def check(self, net: EINetwork) -> None:
         ne, ni, m = net.n_exc, net.n_inh, net.n_inputs
         for name, n in (("V_E", ne), ("r_E", ne), ("b_I", ne), ("ref_E", ne), ("prev_E", ne),
-                        ("V_I", ni), ("r_I", ni), ("ref_I", ni), ("prev_I", ni), ("b_E", m)):
+                        ("V_I", ni), ("r_I", ni), ("ref_I", ni), ("prev_I", ni), ("b_E", m),
+                        ("syn_E1", ne), ("syn_E2", ne), ("syn_I1", ni), ("syn_I2", ni)):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"state.{name} has shape {getattr(self, name).shape}, the network needs ({n},)")
+        if self.syn_probe.shape != (4, 2):
+            raise ValueError(f"state.syn_probe has shape {self.syn_probe.shape}, expected (4, 2)")
 
 
 @dataclass
@@ -147,11 +174,28 @@ def _check_net(net: EINetwork) -> None:
             raise ValueError(f"network {name} contains NaN or inf")
 
 
+def _syn_decay(syn_tau, dt: float) -> float:
+    """Per-step decay a_s = exp(−dt/syn_tau) of the synaptic filter (0 for ``syn_tau == 0``);
+    ValueError naming ``syn_tau`` unless it is a finite number of seconds >= 0."""
+    try:
+        tau = float(syn_tau)
+    except (TypeError, ValueError):
+        raise ValueError(f"syn_tau must be a number of seconds >= 0, got {syn_tau!r}") from None
+    if not np.isfinite(tau) or tau < 0.0:
+        raise ValueError(f"syn_tau must be finite and >= 0 s, got {syn_tau!r}")
+    return float(np.exp(-dt / tau)) if tau > 0.0 else 0.0
+
+
 def _kernel(net: EINetwork, W: dict, c: np.ndarray, state: EIState, *, v_noise_E: float, one_spike: bool,
             r_decay_first: bool, plastic: int = 0, rules: Optional[EIRules] = None, rec_mask: int = 0,
             rec: Optional[dict] = None, probe: tuple = (0, 0), counts: tuple = (), vstat: tuple = (),
-            isi: Optional[np.ndarray] = None, last_spk: Optional[np.ndarray] = None) -> tuple:
-    """Advance ``state`` over ``c`` (L, M); weights in ``W`` are modified in place if ``plastic``."""
+            isi: Optional[np.ndarray] = None, last_spk: Optional[np.ndarray] = None,
+            syn_tau: float = 0.0) -> tuple:
+    """Advance ``state`` over ``c`` (L, M); weights in ``W`` are modified in place if ``plastic``.
+
+    ``syn_tau`` (s): time constant of the alpha-shaped recurrent synapse (0 = instantaneous);
+    its state travels in ``state.syn_*``."""
+    syn_decay = _syn_decay(syn_tau, net.dt)
     rec = rec or {}
     ne, ni = net.n_exc, net.n_inh
     ru = rules or EIRules()
@@ -167,6 +211,7 @@ def _kernel(net: EINetwork, W: dict, c: np.ndarray, state: EIState, *, v_noise_E
                    float(v_noise_E), float(net.v_noise_I), float(net.t_noise), state.rng_state,
                    state.V_E, state.V_I, state.r_E, state.r_I, state.b_E, state.b_I, state.ref_E, state.ref_I,
                    state.prev_E, state.prev_I, state.n_prev, state.step,
+                   syn_decay, state.syn_E1, state.syn_E2, state.syn_I1, state.syn_I2, state.syn_probe,
                    int(net.refractory), bool(one_spike), bool(r_decay_first),
                    int(plastic), float(ru.lr_ff), float(ru.lr_rec), float(ru.mu), float(net.e_self_reset),
                    bE_decay, a, int(rec_mask), int(probe[0]), int(probe[1]),
@@ -198,7 +243,7 @@ def _record_mask(record: Iterable[str]) -> int:
 
 def simulate_ei(net: EINetwork, c: np.ndarray, *, seed=None, record: Sequence[str] = ("r_E", "r_I"),
                 probe: tuple = (0, 0), state: Optional[EIState] = None, one_spike: bool = True,
-                r_decay_first: bool = True, v_noise_E: Optional[float] = None) -> EIRecording:
+                r_decay_first: bool = True, v_noise_E: Optional[float] = None, syn_tau: float = 0.0) -> EIRecording:
     """Run ``net`` with frozen weights on input current ``c`` (T, M) (the reference's ``runnet``).
 
     ``record``: any of ``"spikes_E"``, ``"spikes_I"`` (uint8 rasters), ``"r_E"``, ``"r_I"``,
@@ -207,7 +252,14 @@ def simulate_ei(net: EINetwork, c: np.ndarray, *, seed=None, record: Sequence[st
     Memory is allocated only for what is recorded.  ``seed``: int, Generator or None.
     ``state``: continue from a previous run's ``.state``.  ``v_noise_E``: E voltage noise (default
     ``net.v_noise_E``).  ``one_spike=False`` lets every supra-threshold neuron fire (no arbiter).
+    ``syn_tau`` (s, >= 0): alpha-shaped synaptic filter on all recurrent kicks except the E/I
+    self-resets (which stay immediate): with a_s = exp(−dt/syn_tau) each target keeps
+    ``s1 ← a_s s1 + kick``, ``s2 ← a_s s2 + (1 − a_s) s1`` and receives ``(1 − a_s) s2`` (voltage
+    units) per step — unit total charge, peak after about ``syn_tau``; 0 = instantaneous kicks
+    (the default, bit-for-bit the unfiltered dynamics).  ``"currents"`` then records the
+    filtered input.
     """
+    _syn_decay(syn_tau, net.dt)
     c = check_signal("input current c", c, net.n_inputs)
     _check_net(net)
     mask = _record_mask(record)
@@ -233,7 +285,7 @@ def simulate_ei(net: EINetwork, c: np.ndarray, *, seed=None, record: Sequence[st
     vstat = (np.zeros((2, ne)), np.zeros((2, ni))) if mask & K.REC_VSTATS else ()
     _kernel(net, _weights(net), c, state, v_noise_E=net.v_noise_E if v_noise_E is None else v_noise_E,
             one_spike=one_spike, r_decay_first=r_decay_first, rec_mask=mask, rec=rec, probe=(pe, pi),
-            counts=counts, vstat=vstat)
+            counts=counts, vstat=vstat, syn_tau=syn_tau)
     x = leaky_integrate(c, net.lam, net.dt, x0=state.x if state.x is not None else np.zeros(m))
     state.x = x[-1].copy()
     out = EIRecording(x=x, counts_E=counts[0], counts_I=counts[1], n_steps=T, dt=net.dt,
@@ -281,7 +333,7 @@ def _net_with(net: EINetwork, W: dict) -> EINetwork:
 def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Optional[EIRules] = None, seed=None,
              snapshot_steps: Sequence[int] = (), chunk: int = 100_000,
              progress: Optional[Callable[[int], None]] = None, state: Optional[EIState] = None,
-             v_noise_E: float = LEARN_V_NOISE_E, one_spike: bool = True) -> EILearnResult:
+             v_noise_E: float = LEARN_V_NOISE_E, one_spike: bool = True, syn_tau: float = 0.0) -> EILearnResult:
     """Train ``net`` with the EI plasticity rules for ``n_steps`` steps (``net`` is not modified).
 
     ``source(start, L)`` supplies the input current chunk by chunk, e.g.
@@ -291,7 +343,11 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
     ``snapshot_steps``: a snapshot at step s holds the weights after s learning steps.
     ``v_noise_E``: E voltage noise during learning (reference: 0.002; evaluation uses 0.001).
     The learning loop's order has r incremented, then decayed (reference §3.2 step 11).
+    ``syn_tau`` (s, >= 0): alpha-shaped synaptic filter on the recurrent kicks (self-resets
+    immediate), ``s1 ← a_s s1 + kick; s2 ← a_s s2 + (1 − a_s) s1; V += (1 − a_s) s2`` with
+    a_s = exp(−dt/syn_tau); 0 (default) = instantaneous, as in the reference.
     """
+    _syn_decay(syn_tau, net.dt)
     rules = EIRules() if rules is None else rules
     if not isinstance(rules, EIRules):
         raise TypeError(f"rules must be an EIRules, got {type(rules).__name__}")
@@ -322,7 +378,7 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
         if c.shape[0] != b - a:
             raise ValueError(f"source returned {c.shape[0]} steps, expected {b - a}")
         nE, nI = _kernel(net, W, c, state, v_noise_E=v_noise_E, one_spike=one_spike, r_decay_first=False,
-                         plastic=plastic, rules=rules, counts=counts)
+                         plastic=plastic, rules=rules, counts=counts, syn_tau=syn_tau)
         result.total_spikes_E += int(nE)
         result.total_spikes_I += int(nI)
         if not all(np.all(np.isfinite(w)) for w in W.values()):

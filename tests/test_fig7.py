@@ -7,7 +7,8 @@ from N_I = 10 to 40 (asserted ≥ 25 %; seen 50–70 %); the learnt network's er
 (sizes) / 0.9× (sparsities) that of the rate-matched Poisson population (seen 0.24–0.65 and
 0.35–0.78); removing 80 % of the connections raises the error (asserted ≥ 15 %; seen 37–72 %);
 noise of ν = 10 Hz changes the undelayed networks' error by < 30 % (seen −19 % … +3 %); alpha
-PSCs with a 4 ms time to peak raise the error by ≥ 20 % at both noise levels (seen 35–165 %).
+PSCs whose PSP peaks 4 ms after the spike raise the error by ≥ 20 % at both noise levels (seen
+37–143 % on seeds 0–2, N_I = 40) and learning never diverges.
 The full-size run (``-m slow``) checks the same statements on 4 sizes, 5 sparsities and
 4 noise levels × 5 delays.
 """
@@ -47,6 +48,27 @@ def test_connection_masks_remove_exact_fraction_and_keep_self_resets():
         fig7.connection_masks(40, 20, 1.0, np.random.default_rng(0))
 
 
+def test_thinning_one_pathway_removes_the_same_connections_as_thinning_all():
+    allm = fig7.connection_masks(40, 20, 0.5, np.random.default_rng(7))
+    for pw in fig7.PATHWAYS:
+        one = fig7.connection_masks(40, 20, 0.5, np.random.default_rng(7), pathways=pw)
+        for name in fig7.PATHWAYS:
+            if name == pw:
+                assert np.array_equal(one[name], allm[name]), name
+            else:
+                assert one[name].all(), name
+    two = fig7.connection_masks(40, 20, 0.5, np.random.default_rng(7), pathways="W_IE, W_II")
+    assert not two["W_IE"].all() and not two["W_II"].all() and two["W_EE"].all() and two["W_EI"].all()
+    with pytest.raises(ValueError, match="pathways"):
+        fig7.connection_masks(40, 20, 0.5, np.random.default_rng(7), pathways="W_XY")
+    with pytest.raises(ValueError, match="pathways"):
+        fig7.point({"pathways": ["I->I"]}, 0)
+    # thinning only I->I keeps the reference's E->I start (only a thinned E->I needs a new one)
+    ref, _ = fig7.ei_network(10, 1)
+    net, masks = fig7.ei_network(10, 1, removed=0.5, pathways="W_II")
+    assert np.array_equal(net.W_EI, ref.W_EI) and masks["W_EI"].all()
+
+
 def test_masked_learning_keeps_removed_connections_at_zero_and_dale():
     net, masks = fig7.ei_network(10, 3, removed=0.6)
     res = fig7.train_ei(net, 30_000, 3, masks=masks)
@@ -59,11 +81,32 @@ def test_masked_learning_keeps_removed_connections_at_zero_and_dale():
     assert np.allclose(np.diag(n.W_EE), fig7.PARAMS["e_self_reset"])
 
 
-def test_alpha_psc_peaks_at_the_delay():
+def test_delay_is_the_time_to_peak_of_the_psp():
+    # continuous time: the alpha current's PSP on the 20 ms membrane peaks at d
     for d in (0.5, 1.0, 2.0, 4.0):
-        t, k = fig7.psc_kernel(d)
-        assert abs(t[np.argmax(k)] - d) <= 0.15 * d + 0.1
-        assert k.sum() * (t[1] - t[0]) == pytest.approx(1.0, abs=0.03)
+        tau = fig7.alpha_tau_for_delay(d)
+        assert fig7.psp_peak_ms(tau) == pytest.approx(d, rel=1e-8)
+        assert 0.05 * d < tau * 1e3 < 0.25 * d  # the PSC peaks (at tau) well before the PSP
+    # the closed form against a brute-force integration (1 us steps) of the membrane equation,
+    # including tau = 1/lam where the closed form's k vanishes
+    for tau in (1e-4, 5e-4, 0.02):
+        h = 1e-6
+        t = np.arange(0.0, 0.2, h)
+        cur = t / tau ** 2 * np.exp(-t / tau)
+        v = np.zeros_like(t)
+        for i in range(1, t.size):
+            v[i] = v[i - 1] + h * (cur[i - 1] - 50.0 * v[i - 1])
+        assert fig7.psp_peak_ms(tau) == pytest.approx(1e3 * t[np.argmax(v)], abs=2e-3)
+    assert fig7.alpha_tau_for_delay(0.0) == 0.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="delay_ms"):
+            fig7.alpha_tau_for_delay(bad)
+    # the discrete kernels the simulators use: unit charge, and the PSP peaks within a step of d
+    for d in (0.5, 1.0, 2.0, 4.0):
+        t, k, psp = fig7.psc_kernel(d)
+        assert k.sum() * (t[1] - t[0]) == pytest.approx(1.0, abs=1e-3)
+        assert abs(t[np.argmax(psp)] - d) <= 0.1 + 1e-9
+        assert t[np.argmax(k)] < 0.5 * d
 
 
 def test_rate_calibration_reaches_target():
@@ -77,8 +120,8 @@ def test_rate_calibration_reaches_target():
 def test_point_rejects_bad_parameters():
     with pytest.raises(ValueError, match="unknown parameter"):
         fig7.point({"sizee": 3}, 0)
-    with pytest.raises(ValueError, match="no synaptic delays"):
-        fig7.point({"model": "ei", "delay_ms": 1.0}, 0)
+    with pytest.raises(ValueError, match="delay_ms"):
+        fig7.point({"model": "ei", "delay_ms": -1.0}, 0)
     with pytest.raises(ValueError, match="EI model only"):
         fig7.point({"model": "scn", "removed": 0.5}, 0)
 
@@ -119,7 +162,7 @@ def test_quick_run_writes_figure_and_json(quick):
     m, out = quick
     assert (out / "fig7_robustness.png").stat().st_size > 10_000
     json.dumps(m, default=float)
-    for panel in ("A", "B", "C", "C_ei"):
+    for panel in ("A", "B", "C"):
         assert m["panels"][panel], panel
         for row in m["panels"][panel]:
             assert row["rate_target_reached_all"], row
@@ -151,8 +194,9 @@ def test_noise_negligible_and_delay_degrades(quick):
     assert e[(0.0, 10.0)] < 1.3 * e[(0.0, 1.0)]
     for nz in (1.0, 10.0):
         assert e[(4.0, nz)] > 1.2 * e[(0.0, nz)]
-    ei = {r["noise_hz"]: r["error_E"] for r in m["panels"]["C_ei"]}
-    assert ei[10.0] < 1.3 * ei[1.0]
+    assert m["checks"]["C_learning_never_diverged"]
+    assert all(r["syn_tau_ms"] == pytest.approx(1e3 * fig7.alpha_tau_for_delay(r["delay_ms"]))
+               for r in m["panels"]["C"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,3 +212,8 @@ def test_full_fig7(tmp_path):
         assert c[f"B_learnt_beats_poisson_all_sparsities_n_inh_{n}"]
         assert c[f"B_drastic_removal_hurts_n_inh_{n}"]
     assert c["C_low_noise_negligible_no_delay"] and c["C_longest_delay_worse_than_none"]
+    # delays up to 1 ms (PSP time to peak) cost < 50 % and still beat the Poisson population;
+    # learning adapts to every delay (measured, seed 0: d = 0.5 / 1 / 2 / 4 ms -> 1.37 / 1.15 /
+    # 2.4 / 4.9x the undelayed error at 1 Hz noise, 1.0 / 0.98 / 1.6 / 2.8x at 10 Hz)
+    assert c["C_short_delays_within_50pct"] and c["C_short_delays_beat_poisson"] and c["C_learning_never_diverged"]
+    assert m["summary"]["B_most_sensitive_pathway_removed_0.5"] in ("W_IE", "W_II")

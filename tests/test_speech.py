@@ -293,3 +293,19 @@ def test_full_protocol_acceptance(tmp_path):
     assert ns["n_specialised_control"] == 0 < ns["n_specialised_after"] <= 20
     assert m["weights"]["omega_corr_with_minus_FD"] > 0.99
     assert m["weights"]["omega_offdiag_corr_with_minus_FFt"] < 0.95   # correlated inputs: Ω not ∝ −FFᵀ
+    assert all(v for k, v in m["checks"].items() if k != "speech_relative_rms_falls_5x_ls_decoders")
+
+
+def test_speech_checks_state_the_acceptance_on_the_paper_mse():
+    cfg = fig5.Fig5Config()
+    m = {"speech": {"normalized_variance_ratio_ls": 10.5, "error_ratio_own_decoder": 6.3, "error_ratio_ls_decoder": 3.2,
+                    "mean_rate_hz_after": 3.4},
+         "non_speech": {"error_ratio": 4.0, "n_specialised_after": 8, "n_specialised_control": 0}}
+    c = fig5.speech_checks(m, cfg)
+    assert c["speech_mse_falls_5x_ls_decoders"] and c["speech_error_falls_5x_code_metric"]
+    assert not c["speech_relative_rms_falls_5x_ls_decoders"]  # sqrt(10.5) = 3.2 < 5
+    assert c["mean_rate_at_most_10hz"] and c["non_speech_error_falls_after_retraining"] and c["few_neurons_specialise"]
+    m["speech"]["mean_rate_hz_after"] = 12.0
+    m["non_speech"].update(n_specialised_after=40)
+    c = fig5.speech_checks(m, cfg)
+    assert not c["mean_rate_at_most_10hz"] and not c["few_neurons_specialise"]

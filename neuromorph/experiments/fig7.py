@@ -4,11 +4,11 @@ The paper (Brendel et al. 2020, Fig 7; reference notes §8 A6) trains EI network
 input signals, N_E = 2 N_I, with the input variance tuned so that E neurons fire 5 Hz (I: 10 Hz),
 and reports the coding error (A) against network size, next to an "equivalent Poisson rate
 network"; (B) against the fraction of potential connections removed before learning; (C) against
-injected white-noise currents for several synaptic delays, the PSCs being alpha-like kernels whose
-time to peak is the delay (Fig 7D).  No code exists for this figure; every protocol choice below
+injected white-noise currents for several synaptic delays, the delay being the time to peak of
+the postsynaptic potential (Fig 7D).  No code exists for this figure; every protocol choice below
 is ours and is recorded in ``metrics.json``.
 
-Networks and learning (panels A, B, and the EI noise curve of C)
+Networks and learning (panels A, B, C)
     :func:`~neuromorph.ei_simulator.learn_ei` (the Fig 4 code's kernel and EI rules: dt = 0.1 ms,
     λ = 50 s⁻¹, μ = 0.002, thresholds 0.5, refractory 1 ms, one spike per population per step,
     FF rule on the 6λ input trace), M = 2 inputs (1000-step blocks of Gaussian-smoothed white
@@ -47,8 +47,18 @@ Missing connections (B)
     off-diagonal, E→I, I→E) is deleted at random before learning and kept at zero during learning
     (the learning kernel has no masks, so weights are re-masked every 2000 steps = 0.2 s; a masked
     weight can grow by at most ~1e-4 in between).  Input weights and self-resets are never removed.
-    Initial E→I weights: the reference's pattern when nothing is removed, else each I neuron gets
+    Initial E→I weights: the reference's pattern when E→I is complete, else each I neuron gets
     0.5 from N_E/N_I random E neurons among those it may connect to; I→E = −0.3·(E→I)ᵀ ∘ mask.
+    Panel B′ thins one pathway at a time (``pathways``; the same deleted connections as when all
+    four are thinned) to show where the sensitivity comes from.
+    Departure from the paper: here the error already doubles at 50 % removed (N_I = 20 and 40)
+    instead of staying flat down to 20 % of the connections; it stays below the equivalent
+    Poisson population's.  Longer or annealed learning (800 s, ε → 1e-4) and lower I thresholds
+    (I rate 9 Hz, near the paper's 10 Hz) did not change this.  Panel B′ locates it in the
+    inhibitory pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not
+    receive the spike of the interneuron that just corrected its error fires a redundant spike,
+    and similarly tuned interneurons that cannot inhibit each other fire redundantly, so the I
+    estimate itself degrades and occasional bursts appear.
 Noise (C)
     Voltage noise of σ per step on every neuron (learning and test) is a white-noise current.  Its
     size is given as the paper's measure ν = σ_∞/(τ T) in Hz, with σ_∞ = σ/√(1 − (1 − λdt)²) the
@@ -56,18 +66,20 @@ Noise (C)
     Fig 4 code's own evaluation noise (0.001 per step); the measured firing rate of an unconnected
     neuron driven by the noise alone is reported next to ν (``noise_only_rate_hz``).
 Delays (C, D)
-    The EI kernel has no synaptic filtering (recurrent effects arrive at the next 0.1 ms step, E→I
-    in the same step), so the delay × noise grid uses the non-Dale SCN simulator
-    (:func:`neuromorph.simulator.learn` with ``SimOptions(syn_tau=d, syn_order=2)``): every
-    recurrent PSC is an alpha function t·e^{−t/d} of unit charge, time to peak d (Fig 7D); d = 0
-    means the instantaneous (next-step) transmission.  The neuron's own reset stays immediate
-    (``subtractive_reset``: V drops by T at once, Ω_kk + T travels through the synapse); delayed
-    inhibition lets similarly tuned neurons fire one after the other before it arrives, at most
-    one spike per 0.1 ms step network-wide (the reference's arbiter; without it, learning with
-    lateral excitation diverges within 10⁶ steps even without delay).  The SCN has N = 2 N_I neurons (the E pool's
-    size), the EI model's rule constants (recurrent rule β = 1, μ = 0.002, ε_Ω = 1e-3; FF rule on
-    the 6λ input trace, α = 1, ε_F = 1e-3), the Fig 2 code's initial weights, thresholds 0.5, and
-    its rate is matched to 5 Hz like the E population.
+    The same EI network with every recurrent PSC (E→E, E→I, I→E, I→I) alpha-shaped:
+    ``learn_ei(..., syn_tau=τ)``, two first-order stages in cascade, unit charge; the self-resets
+    stay immediate.  The delay d is what the paper measures — "the time-to-peak for a
+    postsynaptic potential" — so τ is solved for (:func:`alpha_tau_for_delay`): the PSP of the
+    alpha current on the 20 ms membrane peaks d after the spike (d = 0.5 / 1 / 2 / 4 ms ↔ τ =
+    0.064 / 0.14 / 0.34 / 0.80 ms; Fig 7D shows both).  d = 0 is the kernel's instantaneous
+    transmission.  Learning runs with the delays in place: the learnt weights adapt to them (a
+    network learnt without delay and then run with d ≥ 0.5 ms explodes into 30–100 Hz activity,
+    error ≈ 1; learnt with the delay it stays at 5 Hz).  The points of one noise level share the
+    seed, so the delay is the only difference between them.
+    (Before this definition was adopted, d was taken as the time to peak of the *current*, τ = d,
+    which is a 3–5× longer delay at the same label; with it the EI errors at d = 0.5 ms were already
+    3.5× the undelayed ones.  The non-Dale SCN, ``model="scn"``, remains available; with excitatory
+    lateral weights its learning diverges at long delays and low noise.)
 
 Scale: the default run trains every network for ``learn_s`` = 200 s of simulated time (2·10⁶
 steps; the paper does not state its lengths), 2 repetitions per point; ``quick`` uses 60 s, one
@@ -106,8 +118,8 @@ PARAMS = dict(n_inputs=M, lam=50.0, dt=1e-4, lr_ff=1e-3, lr_rec=1e-3, mu=0.002, 
               t_noise=0.02, sigma=30.0, block=1000, target_rate_E_hz=TARGET_RATE_E, gain_every_steps=100_000,
               mask_every_steps=2000, psth_sigma_ms=2.0, e_self_reset=-0.5)
 
-KNOWN = {"panel", "model", "n_inh", "removed", "noise_hz", "delay_ms", "learn_s", "target_rate_hz", "trials",
-         "eval_s", "poisson"}
+KNOWN = {"panel", "model", "n_inh", "removed", "pathways", "noise_hz", "delay_ms", "learn_s", "target_rate_hz",
+         "trials", "eval_s", "poisson"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -154,11 +166,31 @@ def noise_only_rate(noise_hz: float, seed: int, n: int = 200, seconds: float = 2
 # EI networks with missing connections
 
 
-def connection_masks(n_e: int, n_i: int, removed: float, rng: np.random.Generator) -> Optional[dict]:
-    """Boolean masks (True = connection may exist) of the four recurrent pathways with a fraction
-    ``removed`` of each pathway's potential connections deleted (diagonals = self-resets kept)."""
+PATHWAYS = ("W_EE", "W_EI", "W_IE", "W_II")
+
+
+def parse_pathways(pathways) -> tuple:
+    """``"all"`` (or None) → the four recurrent pathways; else names from :data:`PATHWAYS` as a
+    sequence or a comma-separated string (study files)."""
+    if pathways is None or (isinstance(pathways, str) and pathways.strip() == "all"):
+        return PATHWAYS
+    names = [q.strip() for q in pathways.split(",")] if isinstance(pathways, str) else [str(q) for q in pathways]
+    bad = [q for q in names if q not in PATHWAYS]
+    if bad or not names:
+        raise ValueError(f"pathways must be 'all' or names from {list(PATHWAYS)}, got {pathways!r}")
+    return tuple(q for q in PATHWAYS if q in names)
+
+
+def connection_masks(n_e: int, n_i: int, removed: float, rng: np.random.Generator,
+                     pathways=None) -> Optional[dict]:
+    """Boolean masks (True = connection may exist) of the recurrent pathways with a fraction
+    ``removed`` of each pathway's potential connections deleted (diagonals = self-resets kept).
+    ``pathways``: which pathways are thinned (default all four; the others stay complete).  The
+    random draws do not depend on ``pathways``, so thinning one pathway removes exactly the
+    connections it loses when all are thinned."""
     if not 0.0 <= removed < 1.0:
         raise ValueError(f"removed must lie in [0, 1), got {removed}")
+    which = parse_pathways(pathways)
     if removed == 0.0:
         return None
     shapes = {"W_EE": (n_e, n_e), "W_EI": (n_i, n_e), "W_IE": (n_e, n_i), "W_II": (n_i, n_i)}
@@ -168,7 +200,8 @@ def connection_masks(n_e: int, n_i: int, removed: float, rng: np.random.Generato
         square = name in ("W_EE", "W_II")
         cand = np.flatnonzero(~np.eye(shp[0], dtype=bool).ravel()) if square else np.arange(m.size)
         kill = rng.choice(cand, size=int(round(removed * cand.size)), replace=False)
-        m.ravel()[kill] = False
+        if name in which:
+            m.ravel()[kill] = False
         out[name] = m
     return out
 
@@ -180,28 +213,31 @@ def apply_masks(net: EINetwork, masks: Optional[dict]) -> EINetwork:
     return net
 
 
-def ei_network(n_inh: int, seed: int, removed: float = 0.0, noise_hz: Optional[float] = None) -> tuple:
+def ei_network(n_inh: int, seed: int, removed: float = 0.0, noise_hz: Optional[float] = None,
+               pathways=None) -> tuple:
     """Initial EI network (N_E = 2 N_I, M = 2) and its connection masks (None if complete)."""
     n_e = 2 * int(n_inh)
     net = initial_ei_network(n_e, int(n_inh), M, seed=derive_seed(seed, 2))
     net.e_self_reset = PARAMS["e_self_reset"]
     np.fill_diagonal(net.W_EE, net.e_self_reset)
-    masks = connection_masks(n_e, int(n_inh), removed, np.random.default_rng(derive_seed(seed, 12)))
+    masks = connection_masks(n_e, int(n_inh), removed, np.random.default_rng(derive_seed(seed, 12)), pathways)
     if masks is not None:
-        rng = np.random.default_rng(derive_seed(seed, 13))
-        W_EI = np.zeros((n_inh, n_e))
-        k = max(1, n_e // n_inh)
-        for j in range(n_inh):
-            allowed = np.flatnonzero(masks["W_EI"][j])
-            if allowed.size:
-                W_EI[j, rng.choice(allowed, size=min(k, allowed.size), replace=False)] = 0.5
-        net.W_EI = W_EI
-        net.W_IE = -0.3 * W_EI.T * masks["W_IE"]
+        if not masks["W_EI"].all():  # the reference's E->I pattern may use deleted connections
+            rng = np.random.default_rng(derive_seed(seed, 13))
+            W_EI = np.zeros((n_inh, n_e))
+            k = max(1, n_e // n_inh)
+            for j in range(n_inh):
+                allowed = np.flatnonzero(masks["W_EI"][j])
+                if allowed.size:
+                    W_EI[j, rng.choice(allowed, size=min(k, allowed.size), replace=False)] = 0.5
+            net.W_EI = W_EI
+            net.W_IE = -0.3 * W_EI.T
         apply_masks(net, masks)
     if noise_hz is not None:
         net.v_noise_E = noise_step(noise_hz)
         net.v_noise_I = noise_step(noise_hz)
-    net.meta["fig7"] = {"n_inh": int(n_inh), "removed": float(removed), "noise_hz": noise_hz}
+    net.meta["fig7"] = {"n_inh": int(n_inh), "removed": float(removed), "noise_hz": noise_hz,
+                        "pathways": list(parse_pathways(pathways))}
     return net, masks
 
 
@@ -232,11 +268,12 @@ def _gain_update(amp: float, rate: float, target: float) -> float:
 def train_ei(net: EINetwork, n_steps: int, seed: int, *, masks: Optional[dict] = None,
              target_rate: float = TARGET_RATE_E, amplitude: Optional[float] = None,
              rules: Optional[EIRules] = None, v_noise_E: Optional[float] = None,
-             progress: Optional[Callable[[int], None]] = None) -> TrainResult:
+             progress: Optional[Callable[[int], None]] = None, syn_tau: float = 0.0) -> TrainResult:
     """Learn with the homeostatic input gain (and connection masks) described in the module doc.
 
     ``v_noise_E``: E voltage noise during learning (default: the Fig 4 code's 0.002, or the
-    network's own if that is larger, i.e. when noise is injected)."""
+    network's own if that is larger, i.e. when noise is injected).  ``syn_tau``: time constant
+    (s) of the alpha-shaped recurrent PSCs (0: instantaneous; :func:`alpha_tau_for_delay`)."""
     p = PARAMS
     rules = rules or ei_rules()
     amp = float(amplitude if amplitude is not None else initial_amplitude(net.n_exc))
@@ -254,7 +291,7 @@ def train_ei(net: EINetwork, n_steps: int, seed: int, *, masks: Optional[dict] =
         L = min(chunk, n_steps - off)
         a, o = amp, off
         res = learn_ei(net, lambda s, ln: a * src(o + s, ln), L, rules=rules, seed=state_seed, state=state,
-                       chunk=max(L, 1), v_noise_E=v_noise_E)
+                       chunk=max(L, 1), v_noise_E=v_noise_E, syn_tau=syn_tau)
         state, net = res.state, apply_masks(res.network, masks)
         acc_spk += res.total_spikes_E
         acc_steps += L
@@ -271,7 +308,55 @@ def train_ei(net: EINetwork, n_steps: int, seed: int, *, masks: Optional[dict] =
 
 
 # ----------------------------------------------------------------------------------------------
-# SCN networks with alpha-shaped delayed PSCs
+# synaptic delay: alpha PSCs whose PSP peaks ``d`` after the spike
+
+
+def psp_peak_ms(tau_s: float, lam: float = 50.0) -> float:
+    """Time (ms) at which the PSP peaks when an alpha current ``t/τ² e^{-t/τ}`` (unit charge, time
+    constant ``tau_s`` in s) charges a membrane with leak ``lam`` (s⁻¹); continuous time.
+
+    PSP ``V(t) = e^{-λt} (1 − e^{-kt}(1 + kt)) / (τ² k²)`` with ``k = 1/τ − λ``; the peak is where
+    the current equals the leak, ``I(t) = λ V(t)``."""
+    from scipy.optimize import brentq
+
+    tau = float(tau_s)
+    if not tau > 0:
+        raise ValueError(f"tau_s must be > 0, got {tau_s}")
+    k = 1.0 / tau - lam
+
+    def current(t):
+        return t / tau ** 2 * np.exp(-t / tau)
+
+    def psp(t):
+        if abs(k * t) < 1e-6:  # k -> 0: the integral is t²/2
+            return np.exp(-lam * t) * t * t / (2 * tau ** 2)
+        return np.exp(-lam * t) * (1.0 - np.exp(-k * t) * (1.0 + k * t)) / (tau ** 2 * k ** 2)
+
+    g = lambda t: current(t) - lam * psp(t)  # noqa: E731  (> 0 while the PSP rises)
+    hi = tau
+    while g(hi) > 0:
+        hi *= 2.0
+    return 1e3 * brentq(g, tau * 1e-6, hi, xtol=1e-15, rtol=1e-12)
+
+
+def alpha_tau_for_delay(delay_ms: float, lam: float = 50.0) -> float:
+    """Synaptic time constant τ (s) of the alpha PSC whose PSP peaks ``delay_ms`` after the
+    spike — the paper's measure of the delay ("the time-to-peak for a postsynaptic potential").
+
+    With the 20 ms membrane: 0.5 / 1 / 2 / 4 ms ↔ τ ≈ 0.064 / 0.14 / 0.34 / 0.80 ms (the PSC
+    itself peaks at τ, well before the PSP).  0 means instantaneous transmission (τ = 0)."""
+    from scipy.optimize import brentq
+
+    d = float(delay_ms)
+    if not np.isfinite(d) or d < 0:
+        raise ValueError(f"delay_ms must be a finite number >= 0, got {delay_ms}")
+    if d == 0:
+        return 0.0
+    return float(brentq(lambda tau: psp_peak_ms(tau, lam) - d, 1e-9, d * 1e-3, xtol=1e-15, rtol=1e-10))
+
+
+# ----------------------------------------------------------------------------------------------
+# SCN networks with alpha-shaped delayed PSCs (non-Dale variant, selectable with model="scn")
 
 
 def scn_network(n: int, seed: int, noise_hz: Optional[float] = None) -> SCN:
@@ -295,14 +380,12 @@ def scn_rules() -> tuple:
 
 
 def delay_options(delay_ms: float) -> SimOptions:
-    """Alpha-shaped PSCs with time to peak ``delay_ms`` (0: next-step transmission), immediate
-    self-reset, no spike arbiter."""
-    d = float(delay_ms)
-    if d < 0:
-        raise ValueError(f"delay_ms must be >= 0, got {d}")
-    if d == 0:
+    """SCN options: alpha-shaped PSCs whose PSP peaks ``delay_ms`` after the spike (0: next-step
+    transmission), immediate self-reset, one spike per step."""
+    tau = alpha_tau_for_delay(delay_ms, PARAMS["lam"])
+    if tau == 0:
         return SimOptions(one_spike=True, delay=1, syn_tau=0.0, subtractive_reset=True)
-    return SimOptions(one_spike=True, delay=1, syn_tau=d * 1e-3, syn_order=2, subtractive_reset=True)
+    return SimOptions(one_spike=True, delay=1, syn_tau=tau, syn_order=2, subtractive_reset=True)
 
 
 def train_scn(net: SCN, n_steps: int, seed: int, options: SimOptions, *, target_rate: float = TARGET_RATE_E,
@@ -340,9 +423,9 @@ Simulator = Callable[[np.ndarray, np.random.Generator], dict]
 """``sim(c, rng) -> {"x": (T, M), "spikes": {pop: (T, N)}, "r": {pop: (T, N)}}``."""
 
 
-def ei_simulator(net: EINetwork) -> Simulator:
+def ei_simulator(net: EINetwork, syn_tau: float = 0.0) -> Simulator:
     def sim(c, rng):
-        rec = simulate_ei(net, c, seed=rng, record=("spikes_E", "spikes_I", "r_E", "r_I"))
+        rec = simulate_ei(net, c, seed=rng, record=("spikes_E", "spikes_I", "r_E", "r_I"), syn_tau=syn_tau)
         return {"x": rec.x, "spikes": {"E": rec.spikes_E, "I": rec.spikes_I}, "r": {"E": rec.r_E, "I": rec.r_I}}
     return sim
 
@@ -498,14 +581,15 @@ def _check_params(params: dict) -> dict:
     unknown = set(params) - KNOWN
     if unknown:
         raise ValueError(f"unknown parameter(s) {sorted(unknown)} for a fig7 point (known: {sorted(KNOWN)})")
-    p = {"n_inh": 40, "removed": 0.0, "noise_hz": None, "delay_ms": 0.0, "learn_s": 200.0,
+    p = {"n_inh": 40, "removed": 0.0, "pathways": "all", "noise_hz": None, "delay_ms": 0.0, "learn_s": 200.0,
          "target_rate_hz": TARGET_RATE_E, "trials": 16, "eval_s": 2.0, "poisson": True}
     p.update({k: v for k, v in params.items() if k != "panel"})
-    p["model"] = str(params.get("model", "scn" if float(p["delay_ms"]) > 0 else "ei"))
+    parse_pathways(p["pathways"])
+    p["model"] = str(params.get("model", "ei"))
     if p["model"] not in ("ei", "scn"):
         raise ValueError(f"model must be 'ei' or 'scn', got {p['model']!r}")
-    if p["model"] == "ei" and float(p["delay_ms"]) > 0:
-        raise ValueError("the EI kernel has no synaptic delays; use model='scn' for delay_ms > 0")
+    if not np.isfinite(float(p["delay_ms"])) or float(p["delay_ms"]) < 0:
+        raise ValueError(f"delay_ms must be a finite number >= 0, got {p['delay_ms']}")
     if p["model"] == "scn" and float(p["removed"]) > 0:
         raise ValueError("connection removal is implemented for the EI model only")
     if int(p["n_inh"]) < 1:
@@ -530,15 +614,17 @@ def diverged_metrics(reason: str, wall: float) -> dict:
 def point(params: dict, seed: int) -> dict:
     """Train one network and measure it: the unit of Fig 7 (and of ``neuromorph study``, kind fig7).
 
-    Parameters (all optional): ``model`` ("ei" | "scn"; default "ei", "scn" when ``delay_ms`` > 0),
+    Parameters (all optional): ``model`` ("ei" | "scn" — the non-Dale SCN variant; default "ei"),
     ``n_inh`` (40; E pool 2×; the SCN has 2·n_inh neurons), ``removed`` (fraction of potential
-    recurrent connections deleted before learning, EI only, 0), ``noise_hz`` (injected noise,
-    the paper's measure ν; default: the models' own 1–2 Hz), ``delay_ms`` (PSC time to peak, SCN,
-    0), ``learn_s`` (simulated learning time, 200), ``target_rate_hz`` (E rate, 5), ``trials``
+    recurrent connections deleted before learning, EI only, 0), ``pathways`` (which pathways lose
+    them: "all" or names from :data:`PATHWAYS`, comma-separated), ``noise_hz`` (injected noise,
+    the paper's measure ν; default: the models' own 1–2 Hz), ``delay_ms`` (synaptic delay = time
+    to peak of the PSP, :func:`alpha_tau_for_delay`; 0 = instantaneous), ``learn_s`` (simulated learning time, 200), ``target_rate_hz`` (E rate, 5), ``trials``
     (16), ``eval_s`` (length of the fit and test signals, 2), ``poisson`` (True), ``panel``
     (a label, ignored).  Returns scalar metrics: ``error_E`` (and ``error_I`` for EI),
     ``poisson_error_E``, rates, the calibrated ``amplitude``, ``rate_target_reached``,
-    ``burst_fraction``, ``max_trial_rate_E_hz``, ``train_wall_s``, ``eval_wall_s``."""
+    ``burst_fraction``, ``max_trial_rate_E_hz``, ``syn_tau_ms``, ``train_wall_s``, ``eval_wall_s``;
+    a point whose learning diverged returns NaN errors and ``diverged`` True."""
     p = _check_params(params)
     seed = int(seed)
     dt = PARAMS["dt"]
@@ -546,10 +632,15 @@ def point(params: dict, seed: int) -> dict:
     noise = None if p["noise_hz"] is None else float(p["noise_hz"])
     target = float(p["target_rate_hz"])
     t0 = time.perf_counter()
+    syn_tau = alpha_tau_for_delay(float(p["delay_ms"]), PARAMS["lam"])
     if p["model"] == "ei":
-        net, masks = ei_network(int(p["n_inh"]), seed, removed=float(p["removed"]), noise_hz=noise)
-        tr = train_ei(net, n_steps, seed, masks=masks, target_rate=target)
-        sim = ei_simulator(tr.network)
+        net, masks = ei_network(int(p["n_inh"]), seed, removed=float(p["removed"]), noise_hz=noise,
+                                pathways=p["pathways"])
+        try:
+            tr = train_ei(net, n_steps, seed, masks=masks, target_rate=target, syn_tau=syn_tau)
+        except FloatingPointError as exc:  # learning ran away: the weights blew up
+            return diverged_metrics(str(exc), time.perf_counter() - t0)
+        sim = ei_simulator(tr.network, syn_tau)
         pops = ("E", "I")
     else:
         net = scn_network(2 * int(p["n_inh"]), seed, noise_hz=noise)
@@ -569,6 +660,7 @@ def point(params: dict, seed: int) -> dict:
     out.update({"amplitude": float(amp), "train_amplitude": float(tr.amplitude), "calibration_rate_hz": float(rate),
                 "rate_target_reached": bool(ok), "final_learning_rate_E_hz": float(tr.gain_history[-1][2]),
                 "noise_step": float(tr.network.v_noise_E if p["model"] == "ei" else tr.network.v_noise),
+                "syn_tau_ms": 1e3 * syn_tau,
                 "train_wall_s": t1 - t0, "eval_wall_s": time.perf_counter() - t1})
     return out
 
@@ -577,10 +669,12 @@ def point(params: dict, seed: int) -> dict:
 # the whole figure
 
 FULL = dict(learn_s=200.0, trials=16, eval_s=2.0, repetitions=2, sizes=(10, 20, 40, 80), sparsity_n_inh=(20, 40),
+            pathway_n_inh=40, pathway_removed=(0.5, 0.8),
             removed=(0.0, 0.5, 0.8, 0.9, 0.95), noise_hz=(1.0, 10.0, 20.0, 30.0), delays_ms=(0.0, 0.5, 1.0, 2.0, 4.0),
             noise_delay_n_inh=40)
 QUICK = dict(learn_s=60.0, trials=8, eval_s=1.0, repetitions=1, sizes=(10, 40), sparsity_n_inh=(20,),
-             removed=(0.0, 0.8), noise_hz=(1.0, 10.0), delays_ms=(0.0, 4.0), noise_delay_n_inh=20)
+             pathway_n_inh=40, pathway_removed=(),
+             removed=(0.0, 0.8), noise_hz=(1.0, 10.0), delays_ms=(0.0, 4.0), noise_delay_n_inh=40)
 
 
 def _summ(rows: list, keys: tuple) -> dict:
@@ -600,19 +694,18 @@ def _summ(rows: list, keys: tuple) -> dict:
     return out
 
 
-def psc_kernel(delay_ms: float, dt: float = 1e-4, t_max_ms: Optional[float] = None) -> tuple:
-    """Impulse response (per ms, unit area) of the alpha synapse with time to peak ``delay_ms``,
-    as the simulator implements it (two first-order stages in cascade); delay 0: one-step pulse."""
-    t_max_ms = max(15.0, 10.0 * delay_ms) if t_max_ms is None else t_max_ms
+def alpha_kernel(tau_s: float, dt: float = 1e-4, t_max_ms: float = 15.0) -> tuple:
+    """Impulse response (per ms, unit area) of the alpha synapse of time constant ``tau_s`` (s) as
+    the simulators implement it (two first-order stages in cascade, kick arriving at step 1);
+    ``tau_s`` = 0: the one-step pulse of instantaneous transmission.  Returns (t in ms, kernel)."""
     n = int(round(t_max_ms * 1e-3 / dt))
     t = np.arange(n) * dt * 1e3
-    if delay_ms <= 0:
-        k = np.zeros(n)
+    k = np.zeros(n)
+    if tau_s <= 0:
         k[1] = 1.0
         return t, k / (dt * 1e3)
-    a = float(np.exp(-dt / (delay_ms * 1e-3)))
+    a = float(np.exp(-dt / tau_s))
     s1 = s2 = 0.0
-    k = np.zeros(n)
     for i in range(n):
         s1 = a * s1 + (1.0 if i == 1 else 0.0)
         s2 = a * s2 + (1 - a) * s1
@@ -620,16 +713,33 @@ def psc_kernel(delay_ms: float, dt: float = 1e-4, t_max_ms: Optional[float] = No
     return t, k / (dt * 1e3)
 
 
+def psc_kernel(delay_ms: float, dt: float = 1e-4, t_max_ms: Optional[float] = None) -> tuple:
+    """PSC (per ms, unit area) of the synapse whose PSP peaks ``delay_ms`` after the spike
+    (:func:`alpha_tau_for_delay`), and the PSP it causes on the λ = 50 s⁻¹ membrane (peak 1).
+    Returns (t in ms, PSC, PSP)."""
+    t_max_ms = max(15.0, 4.0 * delay_ms) if t_max_ms is None else t_max_ms
+    t, k = alpha_kernel(alpha_tau_for_delay(delay_ms, PARAMS["lam"]), dt, t_max_ms)
+    from scipy.signal import lfilter
+
+    psp = lfilter([1.0], [1.0, -(1.0 - PARAMS["lam"] * dt)], k)
+    return t, k, psp / psp.max()
+
+
 def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bool = False,
-        progress: bool = True) -> dict:
+        progress: bool = True, repetitions: Optional[int] = None) -> dict:
     """Reproduce Fig 7 A–D into ``out`` (PNG files); returns the metrics dict.
 
     ``iterations``: learning length per network in 1000-step blocks (default 2000 = 200 s;
     ``quick``: 600 = 60 s, fewer sizes/levels, one repetition).  Repetition r of every point
-    uses the seed ``derive_seed(seed, r)`` (common random numbers across points)."""
+    uses the seed ``derive_seed(seed, r)`` (common random numbers across points);
+    ``repetitions`` overrides the number of repetitions (full 2, quick 1)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = dict(QUICK if quick else FULL)
+    if repetitions is not None:
+        if int(repetitions) < 1:
+            raise ValueError(f"repetitions must be >= 1, got {repetitions}")
+        cfg["repetitions"] = int(repetitions)
     if iterations is not None:
         if int(iterations) <= 0:
             raise ValueError(f"iterations must be a positive number of 1000-step blocks, got {iterations}")
@@ -642,10 +752,14 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     for n in cfg["sparsity_n_inh"]:
         for rem in cfg["removed"]:
             jobs.append(("B", {"model": "ei", "n_inh": n, "removed": rem}))
+    for rem in cfg["pathway_removed"]:
+        for pw in PATHWAYS:
+            jobs.append(("B_path", {"model": "ei", "n_inh": cfg["pathway_n_inh"], "removed": rem, "pathways": pw}))
+    if cfg["pathway_removed"] and cfg["pathway_n_inh"] not in cfg["sparsity_n_inh"]:
+        jobs.append(("B", {"model": "ei", "n_inh": cfg["pathway_n_inh"], "removed": 0.0}))
     for nz in cfg["noise_hz"]:
-        jobs.append(("C_ei", {"model": "ei", "n_inh": cfg["noise_delay_n_inh"], "noise_hz": nz}))
         for d in cfg["delays_ms"]:
-            jobs.append(("C", {"model": "scn", "n_inh": cfg["noise_delay_n_inh"], "noise_hz": nz, "delay_ms": d}))
+            jobs.append(("C", {"model": "ei", "n_inh": cfg["noise_delay_n_inh"], "noise_hz": nz, "delay_ms": d}))
     cache: dict = {}
     results: dict = {}
     t0 = time.perf_counter()
@@ -660,7 +774,7 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
                 upd(1)
             results.setdefault(panel, []).append((prm, rows))
     keys = ("error_E", "error_I", "poisson_error_E", "rate_E_hz", "rate_I_hz", "poisson_rate_E_hz", "amplitude",
-            "train_wall_s", "eval_wall_s")
+            "syn_tau_ms", "train_wall_s", "eval_wall_s")
     table = {panel: [{**prm, **_summ(rows, keys)} for prm, rows in lst] for panel, lst in results.items()}
     noise_only = {str(nz): noise_only_rate(nz, derive_seed(seed, 90)) for nz in cfg["noise_hz"]}
     checks, numbers = _checks(table, cfg)
@@ -679,9 +793,12 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
                                "(K trials, 2 ms Gaussian) on the same fit/test signals; decoded with their own "
                                "least-squares decoder"),
         "parameters": PARAMS,
-        "models": {"A,B,C_ei": "EI network (Fig 4 kernel/rules, E self-reset -0.5, eps_rec = eps_ff = 1e-3)",
-                   "C": "SCN (non-Dale) with alpha PSCs of time to peak delay_ms, immediate self-reset, "
-                        "one spike per 0.1 ms step, N = 2 n_inh"},
+        "models": {"A,B,C": "EI network (Fig 4 kernel/rules, E self-reset -0.5, eps_rec = eps_ff = 1e-3)",
+                   "C": "recurrent PSCs alpha-shaped (all E->E, E->I, I->E, I->I; self-resets immediate), "
+                        "time constant chosen so that the PSP peaks delay_ms after the spike"},
+        "delay_definition": "delay_ms = time to peak of the PSP (paper: 'the time-to-peak for a postsynaptic "
+                            "potential'); syn_tau_ms = the alpha PSC's time constant that gives it",
+        "syn_tau_ms_by_delay": {str(d): 1e3 * alpha_tau_for_delay(d, PARAMS["lam"]) for d in cfg["delays_ms"]},
         "wall_seconds": time.perf_counter() - t0,
     }
     _figures(out, table, cfg, noise_only)
@@ -720,6 +837,16 @@ def _checks(table: dict, cfg: dict) -> tuple:
             checks[f"B_half_removed_within_30pct_n_inh_{n}"] = bool(half[0]["error_E"] <= 1.3 * e0)
         most = B[-1]
         checks[f"B_drastic_removal_hurts_n_inh_{n}"] = bool(most["error_E"] > 1.3 * e0)
+    Bp = table.get("B_path", [])
+    if Bp:
+        n = cfg["pathway_n_inh"]
+        full = _rows(table, "B", n_inh=n, removed=0.0)
+        if full:
+            e0 = full[0]["error_E"]
+            for rem in sorted({r["removed"] for r in Bp}):
+                ratios = {r["pathways"]: r["error_E"] / e0 for r in Bp if r["removed"] == rem}
+                nums[f"B_pathway_error_ratio_n_inh_{n}_removed_{rem}"] = ratios
+                nums[f"B_most_sensitive_pathway_removed_{rem}"] = max(ratios, key=ratios.get)
     C = table.get("C", [])
     if C:
         delays = sorted({r["delay_ms"] for r in C})
@@ -735,15 +862,25 @@ def _checks(table: dict, cfg: dict) -> tuple:
             return float("inf") if not np.isfinite(v) else v
         if len(noises) > 1:
             checks["C_low_noise_negligible_no_delay"] = bool(e(0.0, noises[1]) <= 1.3 * e(0.0, noises[0]))
+        # "reasonable" noise: levels at which the undelayed network's error is within 30 % of its
+        # error at the lowest level (the paper: noise then has a negligible effect); above them the
+        # noise, not the delay, sets the error
+        reasonable = [nz for nz in noises if e(0.0, nz) <= 1.3 * e(0.0, noises[0])]
+        nums["C_reasonable_noise_hz"] = reasonable
         if len(delays) > 1:
-            low = [nz for nz in noises if nz <= 20.0] or noises[:1]
-            checks["C_longest_delay_worse_than_none"] = bool(all(e(delays[-1], nz) > e(0.0, nz) for nz in low))
+            checks["C_longest_delay_worse_than_none"] = bool(all(e(delays[-1], nz) > e(0.0, nz) for nz in reasonable))
         short = [d for d in delays if 0 < d <= 1.0]
         if short:
             checks["C_short_delays_within_50pct"] = bool(all(e(d, noises[0]) <= 1.5 * e(0.0, noises[0]) for d in short))
-    Ce = sorted(table.get("C_ei", []), key=lambda r: r["noise_hz"])
-    if Ce:
-        nums["C_ei_error_E_by_noise"] = {str(r["noise_hz"]): r["error_E"] for r in Ce}
+            # "the networks still learn to encode their input signals efficiently": better than the
+            # equivalent Poisson population at every reasonable noise level (<= 10 Hz)
+            rows = [r for r in C if r["delay_ms"] <= 1.0 and r["noise_hz"] <= 10.0]
+            if rows and all("poisson_error_E" in r for r in rows):
+                checks["C_short_delays_beat_poisson"] = bool(all(r["error_E"] < r["poisson_error_E"] for r in rows))
+        nums["C_poisson_error_E_delay_by_noise"] = {
+            f"d={d}": {str(nz): _rows(table, "C", delay_ms=d, noise_hz=nz)[0].get("poisson_error_E", float("nan"))
+                       for nz in noises} for d in delays}
+        checks["C_learning_never_diverged"] = bool(all(r["diverged_fraction"] == 0.0 for r in C))
     return checks, nums
 
 
@@ -755,7 +892,8 @@ def _figures(out: Path, table: dict, cfg: dict, noise_only: dict) -> None:
         sd = np.array([r.get(key + "_sd", 0.0) for r in rows])
         ax.errorbar(x, y, yerr=sd, capsize=2, **kw)
 
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    Bp = table.get("B_path", [])
+    fig, axes = plt.subplots(1, 5 if Bp else 4, figsize=(21 if Bp else 17, 3.8))
     A = sorted(table.get("A", []), key=lambda r: r["n_inh"])
     ax = axes[0]
     if A:
@@ -783,6 +921,23 @@ def _figures(out: Path, table: dict, cfg: dict, noise_only: dict) -> None:
     ax.set_xlabel("connections removed before learning (%)")
     ax.set_title("B  missing connections", fontsize=9)
     ax.legend(fontsize=7)
+    if Bp:
+        ax = axes[4]
+        n = cfg["pathway_n_inh"]
+        full = _rows(table, "B", n_inh=n, removed=0.0)
+        rems = sorted({r["removed"] for r in Bp})
+        w = 0.8 / max(len(rems), 1)
+        for i, rem in enumerate(rems):
+            rows = [next(r for r in Bp if r["removed"] == rem and r["pathways"] == pw) for pw in PATHWAYS]
+            ax.bar(np.arange(len(PATHWAYS)) + (i - (len(rems) - 1) / 2) * w, [r["error_E"] for r in rows], width=w,
+                   yerr=[r.get("error_E_sd", 0.0) for r in rows], capsize=2, label=f"{100 * rem:g} % of one pathway")
+        if full:
+            ax.axhline(full[0]["error_E"], color="tab:blue", ls="--", lw=1, label="complete network")
+        ax.set_xticks(np.arange(len(PATHWAYS)))
+        ax.set_xticklabels(["E→E", "E→I", "I→E", "I→I"])
+        ax.set_ylabel("coding error")
+        ax.set_title(f"B′  which pathway matters (N_I = {n})", fontsize=9)
+        ax.legend(fontsize=7)
     ax = axes[2]
     C = table.get("C", [])
     delays = sorted({r["delay_ms"] for r in C})
@@ -790,14 +945,10 @@ def _figures(out: Path, table: dict, cfg: dict, noise_only: dict) -> None:
     for j, (d, col) in enumerate(zip(delays, colors)):
         rows = sorted(_rows(table, "C", delay_ms=d), key=lambda r: r["noise_hz"])
         eb(ax, [r["noise_hz"] for r in rows], rows, "error_E", marker="o", color=col,
-           label=f"SCN, d = {d:g} ms" if d > 0 else "SCN, instantaneous")
+           label=f"d = {d:g} ms" if d > 0 else "instantaneous")
         div = [r["noise_hz"] for r in rows if r.get("diverged_fraction", 0) > 0]
         if div:  # learning diverged in some repetition(s): marked at error 1 (no information)
             ax.plot(np.asarray(div) * (1 + 0.06 * j), [1.0] * len(div), "x", color=col, ms=9, mew=2)
-    Ce = sorted(table.get("C_ei", []), key=lambda r: r["noise_hz"])
-    if Ce:
-        eb(ax, [r["noise_hz"] for r in Ce], Ce, "error_E", marker="^", color="tab:red", ls="--",
-           label="EI network (0.1 ms)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("noise ν = σ/(τ T) (Hz)")
@@ -806,11 +957,12 @@ def _figures(out: Path, table: dict, cfg: dict, noise_only: dict) -> None:
     ax = axes[3]
     for d, col in zip(delays, colors):
         if d > 0:
-            t, k = psc_kernel(d, t_max_ms=15.0)
+            t, k, psp = psc_kernel(d, t_max_ms=12.0)
             ax.plot(t, k / k.max(), color=col, label=f"d = {d:g} ms")
+            ax.plot(t, psp, color=col, ls="--", lw=0.8)
     ax.set_xlabel("time after presynaptic spike (ms)")
-    ax.set_ylabel("PSC (normalised)")
-    ax.set_title("D  alpha PSCs, time to peak d", fontsize=9)
+    ax.set_ylabel("PSC (solid), PSP (dashed), normalised")
+    ax.set_title("D  alpha PSCs; the PSP peaks at d", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out / "fig7_robustness.png")
