@@ -20,7 +20,7 @@ spikes emitted at the previous step (at most one per population in the default o
    with ``u ≥ 0`` spikes.
 4. At each E spike ``k`` (V pre-reset, r without this step's spikes):
    X→E ``F_E[k] += ε_F (b_E − F_E[k])``;
-   E→E ``W_EE[:, k] ← max(0, W_EE[:, k] − ε_Ω (V_E + μ r_E + W_EE[:, k]))``, then
+   E→E ``W_EE[:, k] ← max(0, W_EE[:, k] − ε_Ω (β(V_E + μ r_E) + W_EE[:, k]))``, then
    ``W_EE[k, k] = e_self_reset`` (fixed E self-reset, no μδ term).
 5. (E refractory bookkeeping, see below.)
 6. ``V_I ← a V_I + Σ_thisE W_EI[:, k] + Σ_prevI W_II[:, k] + σ_I ξ`` — this step's E spikes reach
@@ -31,8 +31,9 @@ spikes emitted at the previous step (at most one per population in the default o
 7. I selection as in 3 (own refractory counters).
 8. At each I spike ``k``:
    E→I ``W_EI[k, :] ← max(0, W_EI[k, :] + ε_F (b_I − W_EI[k, :]))`` (FF rule on the E-spike trace);
-   I→I ``W_II[:, k] ← min(0, W_II[:, k] − ε_Ω (V_I + μ r_I + W_II[:, k] + μ e_k))``;
-   I→E ``W_IE[:, k] ← min(0, W_IE[:, k] − ε_Ω (V_E + μ r_E + W_IE[:, k]))``.
+   I→I ``W_II[:, k] ← min(0, W_II[:, k] − ε_Ω (β(V_I + μ r_I) + W_II[:, k] + μ e_k))``;
+   I→E ``W_IE[:, k] ← min(0, W_IE[:, k] − ε_Ω (β(V_E + μ r_E) + W_IE[:, k]))``
+   (β = 1 in the Fig 4 code, ``EIRules.beta``).
 9. ``r ← a r`` then ``r[k] += 1`` (evaluation order, ``r_decay_first``) or increment then decay
    (learning loop).
 
@@ -126,7 +127,7 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
            VE, VI, rE, rI, bE, bI, refE, refI, prevE, prevI, nprev, step0,
            syn_decay, sE1, sE2, sI1, sI2, sP,
            refractory, one_spike, r_decay_first,
-           plastic, lr_ff, lr_rec, mu, e_self_reset, bE_decay, bI_decay,
+           plastic, lr_ff, lr_rec, mu, beta, e_self_reset, bE_decay, bI_decay,
            rec_mask, probe_e, probe_i,
            rec_sE, rec_sI, rec_rE, rec_rI, rec_VE, rec_VI, rec_cur,
            countsE, countsI, vstatE, vstatI, isi, last_spk):
@@ -292,7 +293,7 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
                     F[k, j] += lr_ff * (bE[j] - F[k, j])
             if l_ee:
                 for i in range(NE):
-                    w = WEE[i, k] - lr_rec * (VE[i] + mu * rE[i] + WEE[i, k])
+                    w = WEE[i, k] - lr_rec * (beta * (VE[i] + mu * rE[i]) + WEE[i, k])
                     WEE[i, k] = w if w > 0.0 else 0.0
                 WEE[k, k] = e_self_reset
         # 6. I voltage (this step's E spikes, previous-step I spikes)
@@ -382,13 +383,13 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
                     WEI[k, j] = w if w > 0.0 else 0.0
             if l_ii:
                 for i in range(NI):
-                    w = WII[i, k] - lr_rec * (VI[i] + mu * rI[i] + WII[i, k])
+                    w = WII[i, k] - lr_rec * (beta * (VI[i] + mu * rI[i]) + WII[i, k])
                     if i == k:
                         w -= lr_rec * mu
                     WII[i, k] = w if w < 0.0 else 0.0
             if l_ie:
                 for i in range(NE):
-                    w = WIE[i, k] - lr_rec * (VE[i] + mu * rE[i] + WIE[i, k])
+                    w = WIE[i, k] - lr_rec * (beta * (VE[i] + mu * rE[i]) + WIE[i, k])
                     WIE[i, k] = w if w < 0.0 else 0.0
         # 9. filtered spike trains, spike bookkeeping
         if r_decay_first:

@@ -110,13 +110,17 @@ class EIRules:
 
     E→I is trained with the feed-forward rule (on the E-spike trace), E→E, I→E and I→I with the
     recurrent rule.  X→E is the feed-forward rule on an input trace with leak ``ff_trace_leak``.
-    Each pathway can be switched off on its own.
+    Each pathway can be switched off on its own.  ``beta`` scales the voltage term of the
+    recurrent rule, ``ΔW = −ε_Ω (β (V + μ r) + W)``: 1 is the Fig 4 code, 2 the paper's Eq 5
+    (``2V``: a presynaptic spike turns the postsynaptic depolarisation into an equal
+    hyperpolarisation, Fig 1D).
     """
 
     lr_ff: float = 1e-5
     lr_rec: float = 1e-4
     mu: float = 0.002
     ff_trace_leak_factor: float = 6.0
+    beta: float = 1.0
     ff_XE: bool = True
     ff_EI: bool = True
     rec_EE: bool = True

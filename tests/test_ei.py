@@ -122,6 +122,36 @@ def test_hand_computed_learning_step():
     assert net.F_E[0, 0] == 1.0 and net.W_EI[0, 0] == 0.6 and net.W_EE[1, 0] == 0.01
 
 
+def test_recurrent_rule_beta_scales_the_voltage_term():
+    """Same step as above with the paper's Eq 5 factor β = 2: ΔW = −ε(β(V + μr) + W)."""
+    net = tiny_net(F_E=np.array([[1.0], [0.5], [0.2]]),
+                   W_EE=np.array([[-0.02, 0.05, 0.0], [0.01, -0.02, 0.0], [0.03, 0.0, -0.02]]),
+                   W_EI=np.array([[0.6, 0.3, 0.1]]), W_IE=np.array([[-0.1], [-0.3], [-0.05]]), D_E=np.zeros((1, 3)))
+    out = {}
+    for beta in (1.0, 2.0):
+        st = EIState.zeros(3, 1, 1, make_state(0))
+        st.V_E[:] = [0.1, -0.4, -2.0]
+        st.V_I[:] = [0.2]
+        st.r_E[:] = [0.3, 0.7, 0.1]
+        st.r_I[:] = [0.4]
+        st.prev_E[0] = 1
+        st.n_prev[:] = [1, 0]
+        c = np.array([[500.0]])
+        rules = EIRules(lr_ff=0.1, lr_rec=0.2, mu=0.5, beta=beta)
+        out[beta] = learn_ei(net, lambda a, n: c[a:a + n], 1, rules=rules, state=st, v_noise_E=0.0).network
+    VE = np.array([0.645, -0.15, -1.8])
+    rE = np.array([0.3, 0.7, 0.1])
+    VI = 0.79
+    W2 = out[2.0]
+    assert np.isclose(W2.W_EE[2, 0], 0.03 - 0.2 * (2.0 * (VE[2] + 0.5 * rE[2]) + 0.03))
+    w = np.array([-0.1, -0.3])
+    assert np.allclose(W2.W_IE[:2, 0], w - 0.2 * (2.0 * (VE[:2] + 0.5 * rE[:2]) + w))
+    assert np.isclose(W2.W_II[0, 0], -0.5 - 0.2 * (2.0 * (VI + 0.5 * 0.4) - 0.5 + 0.5))
+    # the feed-forward rules do not depend on beta
+    assert np.array_equal(W2.F_E, out[1.0].F_E) and np.array_equal(W2.W_EI, out[1.0].W_EI)
+    assert not np.allclose(W2.W_IE, out[1.0].W_IE)
+
+
 # ------------------------------------------------------ kernel == per-step NumPy restatement of §3.2
 
 def numpy_ei_learn(net: EINetwork, c: np.ndarray, rng_state: np.ndarray, rules: EIRules, v_noise_E: float,
