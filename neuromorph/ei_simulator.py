@@ -339,6 +339,8 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
 
     ``source(start, L)`` supplies the input current chunk by chunk, e.g.
     ``simulator.block_noise_source(M, seed)`` (the reference's 1000-step smoothed-noise blocks).
+    ``start`` counts from the first step of *this call*: when continuing a run with ``state=``,
+    shift the source yourself (``lambda s, n: src(done + s, n)``) or the input replays from 0.
     ``rules``: learning rates, μ, FF-trace leak factor and the five pathway switches
     (``ff_XE, ff_EI, rec_EE, rec_IE, rec_II``); a switched-off pathway keeps its weights exactly.
     ``snapshot_steps``: a snapshot at step s holds the weights after s learning steps.

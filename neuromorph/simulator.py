@@ -285,7 +285,9 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
     """Train ``net`` (a copy is returned; ``net`` itself is not modified) for ``n_steps`` steps.
 
     ``source(start, L)`` supplies the input current chunk by chunk (so 10⁷-step protocols
-    never hold the whole input in memory).  ``rules``: any of one :class:`RecurrentRule` and
+    never hold the whole input in memory); ``start`` counts from the first step of *this call*,
+    so when continuing with ``state=`` shift the source (``lambda s, n: src(done + s, n)``) or
+    the input replays from 0.  ``rules``: any of one :class:`RecurrentRule` and
     one :class:`FeedforwardRule` (omit or disable one to freeze that pathway).
     ``snapshot_steps``: weights are copied *before* these step indices (0-based) are simulated;
     a snapshot at step s therefore holds the weights after s learning steps.

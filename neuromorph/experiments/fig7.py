@@ -58,7 +58,10 @@ Missing connections (B)
     inhibitory pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not
     receive the spike of the interneuron that just corrected its error fires a redundant spike,
     and similarly tuned interneurons that cannot inhibit each other fire redundantly, so the I
-    estimate itself degrades and occasional bursts appear.
+    estimate itself degrades and occasional bursts appear.  Learning does far better than a
+    least-squares refit: refitting the surviving I→E weights of a learnt complete network to
+    reproduce its inhibitory input (R² = 0.75 with half of them removed) gives error 0.70,
+    relearning with them removed 0.17 (N_I = 40, complete 0.059).
 Noise (C)
     Voltage noise of σ per step on every neuron (learning and test) is a white-noise current.  Its
     size is given as the paper's measure ν = σ_∞/(τ T) in Hz, with σ_∞ = σ/√(1 − (1 − λdt)²) the
