@@ -1,0 +1,19 @@
+"""The benchmark scripts run (tiny sizes): a broken benchmark would otherwise go unnoticed."""
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_ei_reports_both_kernels_and_numpy(tmp_path):
+    out = _load("bench_ei").main(["--steps", "3000", "--numpy-steps", "300", "--repeats", "1",
+                                  "--json", str(tmp_path / "b.json")])
+    assert out["kernel_us_per_step"] > 0 and out["kernel_alpha_synapse_us_per_step"] > 0
+    assert out["numpy_us_per_step"] > 0 and (tmp_path / "b.json").stat().st_size > 0
