@@ -121,6 +121,54 @@ def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk)
     return ns
 
 
+@njit(cache=True, inline="always")
+def _signed_kicks(W, p, idx, n, skip, pos, neg):
+    """Continue the running sums ``pos`` / ``neg`` with the kicks ``W[p, idx[q]]`` (q < n,
+    ``idx[q] != skip``) by sign: the excitatory / inhibitory input into probe neuron ``p``."""
+    for q in range(n):
+        k = idx[q]
+        if k != skip:
+            w = W[p, k]
+            if w > 0.0:
+                pos += w
+            else:
+                neg += w
+    return pos, neg
+
+
+@njit(cache=True, inline="always")
+def _kicks_into_filter(s1, V, W, idx, n, bypass_self):
+    """Add the columns ``W[:, idx[q]]`` (q < n) to the synaptic stage ``s1``; with
+    ``bypass_self`` the diagonal entry (the self-reset) goes straight into ``V`` instead."""
+    N = s1.shape[0]
+    for q in range(n):
+        k = idx[q]
+        if bypass_self:
+            for i in range(k):
+                s1[i] += W[i, k]
+            V[k] += W[k, k]
+            for i in range(k + 1, N):
+                s1[i] += W[i, k]
+        else:
+            for i in range(N):
+                s1[i] += W[i, k]
+
+
+@njit(cache=True, inline="always")
+def _deliver_filtered(s1, s2, V, syn_decay, g):
+    """Second cascade stage and delivery: ``s2 ← a_s s2 + (1 − a_s) s1; V += (1 − a_s) s2``."""
+    for i in range(V.shape[0]):
+        s2[i] = syn_decay * s2[i] + g * s1[i]
+        V[i] += g * s2[i]
+
+
+@njit(cache=True, inline="always")
+def _cascade_probe(sP, row, kick, syn_decay, g):
+    """One step of the probe's two-stage synaptic cascade ``row`` fed with ``kick``."""
+    sP[row, 0] = syn_decay * sP[row, 0] + kick
+    sP[row, 1] = syn_decay * sP[row, 1] + g * sP[row, 0]
+
+
 @njit(cache=True)
 def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
            vnE, vnI, t_noise, rng,
@@ -188,42 +236,14 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             # the E self-reset W_EE[k, k] bypasses the filter (immediate, as without it)
             for i in range(NE):
                 sE1[i] *= syn_decay
-            for q in range(npE):
-                k = prevE[q]
-                for i in range(k):
-                    sE1[i] += WEE[i, k]
-                VE[k] += WEE[k, k]
-                for i in range(k + 1, NE):
-                    sE1[i] += WEE[i, k]
-            for q in range(npI):
-                k = prevI[q]
-                for i in range(NE):
-                    sE1[i] += WIE[i, k]
-            for i in range(NE):
-                sE2[i] = syn_decay * sE2[i] + g * sE1[i]
-                VE[i] += g * sE2[i]
+            _kicks_into_filter(sE1, VE, WEE, prevE, npE, True)
+            _kicks_into_filter(sE1, VE, WIE, prevI, npI, False)
+            _deliver_filtered(sE1, sE2, VE, syn_decay, g)
             if probe_e < NE:
-                p = probe_e
-                kp = 0.0
-                kn = 0.0
-                for q in range(npE):
-                    k = prevE[q]
-                    if k != p:
-                        w = WEE[p, k]
-                        if w > 0.0:
-                            kp += w
-                        else:
-                            kn += w
-                for q in range(npI):
-                    w = WIE[p, prevI[q]]
-                    if w > 0.0:
-                        kp += w
-                    else:
-                        kn += w
-                sP[0, 0] = syn_decay * sP[0, 0] + kp
-                sP[0, 1] = syn_decay * sP[0, 1] + g * sP[0, 0]
-                sP[1, 0] = syn_decay * sP[1, 0] + kn
-                sP[1, 1] = syn_decay * sP[1, 1] + g * sP[1, 0]
+                kp, kn = _signed_kicks(WEE, probe_e, prevE, npE, probe_e, 0.0, 0.0)
+                kp, kn = _signed_kicks(WIE, probe_e, prevI, npI, -1, kp, kn)
+                _cascade_probe(sP, 0, kp, syn_decay, g)
+                _cascade_probe(sP, 1, kn, syn_decay, g)
         else:
             for q in range(npE):
                 k = prevE[q]
@@ -257,20 +277,8 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
                 ex += v
             else:
                 inh += v
-            for q in range(npE):
-                k = prevE[q]
-                if k != p:
-                    w = WEE[p, k]
-                    if w > 0.0:
-                        ex += w
-                    else:
-                        inh += w
-            for q in range(npI):
-                w = WIE[p, prevI[q]]
-                if w > 0.0:
-                    ex += w
-                else:
-                    inh += w
+            ex, inh = _signed_kicks(WEE, p, prevE, npE, p, ex, inh)
+            ex, inh = _signed_kicks(WIE, p, prevI, npI, -1, ex, inh)
             rec_cur[t, 0] = ex
             rec_cur[t, 1] = inh
         # 2. traces
@@ -303,42 +311,14 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             # same cascade for the I targets; the I self-reset W_II[k, k] is immediate
             for i in range(NI):
                 sI1[i] *= syn_decay
-            for q in range(nE):
-                k = spkE[q]
-                for i in range(NI):
-                    sI1[i] += WEI[i, k]
-            for q in range(npI):
-                k = prevI[q]
-                for i in range(k):
-                    sI1[i] += WII[i, k]
-                VI[k] += WII[k, k]
-                for i in range(k + 1, NI):
-                    sI1[i] += WII[i, k]
-            for i in range(NI):
-                sI2[i] = syn_decay * sI2[i] + g * sI1[i]
-                VI[i] += g * sI2[i]
+            _kicks_into_filter(sI1, VI, WEI, spkE, nE, False)
+            _kicks_into_filter(sI1, VI, WII, prevI, npI, True)
+            _deliver_filtered(sI1, sI2, VI, syn_decay, g)
             if probe_i < NI:
-                p = probe_i
-                kp = 0.0
-                kn = 0.0
-                for q in range(nE):
-                    w = WEI[p, spkE[q]]
-                    if w > 0.0:
-                        kp += w
-                    else:
-                        kn += w
-                for q in range(npI):
-                    k = prevI[q]
-                    if k != p:
-                        w = WII[p, k]
-                        if w > 0.0:
-                            kp += w
-                        else:
-                            kn += w
-                sP[2, 0] = syn_decay * sP[2, 0] + kp
-                sP[2, 1] = syn_decay * sP[2, 1] + g * sP[2, 0]
-                sP[3, 0] = syn_decay * sP[3, 0] + kn
-                sP[3, 1] = syn_decay * sP[3, 1] + g * sP[3, 0]
+                kp, kn = _signed_kicks(WEI, probe_i, spkE, nE, -1, 0.0, 0.0)
+                kp, kn = _signed_kicks(WII, probe_i, prevI, npI, probe_i, kp, kn)
+                _cascade_probe(sP, 2, kp, syn_decay, g)
+                _cascade_probe(sP, 3, kn, syn_decay, g)
         else:
             for q in range(nE):
                 k = spkE[q]
@@ -352,23 +332,8 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             rec_cur[t, 2] = g * sP[2, 1]
             rec_cur[t, 3] = g * sP[3, 1]
         elif rec_cur_on:
-            p = probe_i
-            ex = 0.0
-            inh = 0.0
-            for q in range(nE):
-                w = WEI[p, spkE[q]]
-                if w > 0.0:
-                    ex += w
-                else:
-                    inh += w
-            for q in range(npI):
-                k = prevI[q]
-                if k != p:
-                    w = WII[p, k]
-                    if w > 0.0:
-                        ex += w
-                    else:
-                        inh += w
+            ex, inh = _signed_kicks(WEI, probe_i, spkE, nE, -1, 0.0, 0.0)
+            ex, inh = _signed_kicks(WII, probe_i, prevI, npI, probe_i, ex, inh)
             rec_cur[t, 2] = ex
             rec_cur[t, 3] = inh
         # 7. I selection

@@ -138,47 +138,36 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
                     proj += F[i, j] * (b[j] - m[j])
                 for j in range(M):
                     U[i, j] = (1.0 - cov_rate) * U[i, j] + cov_rate * proj * (b[j] - m[j])
-        # 2b + 4. voltage update (Eq 1) fused with spike selection (V is not read in between)
+        # 2b + 4. voltage update (Eq 1) fused with spike selection (V is not read in between);
+        # one-spike mode keeps the largest margin, multi-spike mode every non-negative one
         nsp = 0
-        if one_spike:
-            best = -1
-            bestu = 0.0
-            for i in range(N):
-                acc = 0.0
-                for j in range(M):
-                    acc += F[i, j] * c[t, j]
-                v = decay * V[i] + dt * acc + tmp_rec[i]
-                if v_noise > 0.0:
-                    v += tmp_u[i]
-                V[i] = v
-                u = v - T[i]
-                if t_noise > 0.0 and u > cutoff:
-                    u -= t_noise * normal(rng_state)
+        best = -1
+        bestu = 0.0
+        for i in range(N):
+            acc = 0.0
+            for j in range(M):
+                acc += F[i, j] * c[t, j]
+            v = decay * V[i] + dt * acc + tmp_rec[i]
+            if v_noise > 0.0:
+                v += tmp_u[i]
+            V[i] = v
+            u = v - T[i]
+            if t_noise > 0.0 and u > cutoff:
+                u -= t_noise * normal(rng_state)
+            if one_spike:
                 if best < 0 or u > bestu:
                     best = i
                     bestu = u
-            if bestu >= 0.0:
-                spk[0] = best
-                nsp = 1
-        else:
-            for i in range(N):
-                acc = 0.0
-                for j in range(M):
-                    acc += F[i, j] * c[t, j]
-                v = decay * V[i] + dt * acc + tmp_rec[i]
-                if v_noise > 0.0:
-                    v += tmp_u[i]
-                V[i] = v
-                u = v - T[i]
-                if t_noise > 0.0 and u > cutoff:
-                    u -= t_noise * normal(rng_state)
-                if u >= 0.0:
-                    spk[nsp] = i
-                    if subtractive:
-                        # the chip emits floor(V/θ) events (capped) and subtracts them all
-                        ne = 1 + int(u / T[i])
-                        nev[nsp] = ne if ne < max_events else max_events
-                    nsp += 1
+            elif u >= 0.0:
+                spk[nsp] = i
+                if subtractive:
+                    # the chip emits floor(V/θ) events (capped) and subtracts them all
+                    ne = 1 + int(u / T[i])
+                    nev[nsp] = ne if ne < max_events else max_events
+                nsp += 1
+        if one_spike and best >= 0 and bestu >= 0.0:
+            spk[0] = best
+            nsp = 1
         # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
         for q in range(nsp):
             k = spk[q]
