@@ -217,3 +217,4 @@ def test_full_fig7(tmp_path):
     # 2.4 / 4.9x the undelayed error at 1 Hz noise, 1.0 / 0.98 / 1.6 / 2.8x at 10 Hz)
     assert c["C_short_delays_within_50pct"] and c["C_short_delays_beat_poisson"] and c["C_learning_never_diverged"]
     assert m["summary"]["B_most_sensitive_pathway_removed_0.5"] in ("W_IE", "W_II")
+    assert c["B_larger_network_lower_error_at_every_sparsity"] and c["B_learnt_beats_poisson_all_sparsities_n_inh_80"]

@@ -54,8 +54,8 @@ Missing connections (B)
     Departure from the paper: here the error already doubles at 50 % removed (N_I = 20 and 40)
     instead of staying flat down to 20 % of the connections; it stays below the equivalent
     Poisson population's, and a larger network keeps a lower error at every sparsity (its error
-    relative to its own complete network rises more, though: N_I = 20 / 40 / 80 → about 2.2 /
-    2.1 / 3.2× at 50 %).  Longer or annealed learning (800 s, ε → 1e-4) and lower I thresholds
+    relative to its own complete network rises more, though: N_I = 20 / 40 / 80 → 2.2 /
+    2.1 / 2.3× at 50 %, 2.3 / 3.2 / 4.2× at 80 %).  Longer or annealed learning (800 s, ε → 1e-4) and lower I thresholds
     (I rate 9 Hz, near the paper's 10 Hz) did not change this.  Panel B′ locates it in the
     inhibitory pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not
     receive the spike of the interneuron that just corrected its error fires a redundant spike,
