@@ -52,18 +52,18 @@ Missing connections (B)
     Panel B′ thins one pathway at a time (``pathways``; the same deleted connections as when all
     four are thinned) to show where the sensitivity comes from.
     Departure from the paper: here the error already doubles at 50 % removed (N_I = 20 and 40)
-    instead of staying flat down to 20 % of the connections; it stays below the equivalent
-    Poisson population's, and a larger network keeps a lower error at every sparsity (its error
-    relative to its own complete network rises more, though: N_I = 20 / 40 / 80 → 2.2 /
-    2.1 / 2.3× at 50 %, 2.3 / 3.2 / 4.2× at 80 %).  Longer or annealed learning (800 s, ε → 1e-4) and lower I thresholds
-    (I rate 9 Hz, near the paper's 10 Hz) did not change this.  Panel B′ locates it in the
-    inhibitory pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not
-    receive the spike of the interneuron that just corrected its error fires a redundant spike,
-    and similarly tuned interneurons that cannot inhibit each other fire redundantly, so the I
-    estimate itself degrades and occasional bursts appear.  Learning does far better than a
-    least-squares refit: refitting the surviving I→E weights of a learnt complete network to
-    reproduce its inhibitory input (R² = 0.75 with half of them removed) gives error 0.70,
-    relearning with them removed 0.17 (N_I = 40, complete 0.059).
+    instead of staying flat down to 20 % of the connections; it stays below the equivalent Poisson
+    population's, and a larger network keeps a lower error at every sparsity (its error relative to
+    its own complete network rises more, though: N_I = 20 / 40 / 80 → 2.2 / 2.1 / 2.3× at 50 %, 2.3
+    / 3.2 / 4.2× at 80 %). Longer or annealed learning (800 s, ε → 1e-4) and lower I thresholds (I
+    rate 9 Hz, near the paper's 10 Hz) did not change this. Panel B′ locates it in the inhibitory
+    pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not receive the spike
+    of the interneuron that just corrected its error fires a redundant spike, and similarly tuned
+    interneurons that cannot inhibit each other fire redundantly, so the I estimate itself degrades
+    and occasional bursts appear. Learning does far better than a least-squares refit: refitting the
+    surviving I→E weights of a learnt complete network to reproduce its inhibitory input (R² = 0.75
+    with half of them removed) gives error 0.70, relearning with them removed 0.17 (N_I = 40,
+    complete 0.059).
 Noise (C)
     Voltage noise of σ per step on every neuron (learning and test) is a white-noise current.  Its
     size is given as the paper's measure ν = σ_∞/(τ T) in Hz, with σ_∞ = σ/√(1 − (1 − λdt)²) the
@@ -87,7 +87,8 @@ Delays (C, D)
     lateral weights its learning diverges at long delays and low noise.)
 
 Scale: the default run trains every network for ``learn_s`` = 200 s of simulated time (2·10⁶
-steps; the paper does not state its lengths), 2 repetitions per point; ``quick`` uses 60 s, one
+steps; the paper does not state its lengths), 2 repetitions per point (about 5–7 min on one
+core); ``quick`` uses 60 s, one
 repetition, fewer sizes/levels and 8 × 1 s evaluations.
 
 Known behaviour: learnt EI networks occasionally fall into a self-sustained high-activity state
@@ -622,14 +623,15 @@ def point(params: dict, seed: int) -> dict:
     Parameters (all optional): ``model`` ("ei" | "scn" — the non-Dale SCN variant; default "ei"),
     ``n_inh`` (40; E pool 2×; the SCN has 2·n_inh neurons), ``removed`` (fraction of potential
     recurrent connections deleted before learning, EI only, 0), ``pathways`` (which pathways lose
-    them: "all" or names from :data:`PATHWAYS`, comma-separated), ``noise_hz`` (injected noise,
-    the paper's measure ν; default: the models' own 1–2 Hz), ``delay_ms`` (synaptic delay = time
-    to peak of the PSP, :func:`alpha_tau_for_delay`; 0 = instantaneous), ``learn_s`` (simulated learning time, 200), ``target_rate_hz`` (E rate, 5), ``trials``
-    (16), ``eval_s`` (length of the fit and test signals, 2), ``poisson`` (True), ``panel``
-    (a label, ignored).  Returns scalar metrics: ``error_E`` (and ``error_I`` for EI),
-    ``poisson_error_E``, rates, the calibrated ``amplitude``, ``rate_target_reached``,
-    ``burst_fraction``, ``max_trial_rate_E_hz``, ``syn_tau_ms``, ``train_wall_s``, ``eval_wall_s``;
-    a point whose learning diverged returns NaN errors and ``diverged`` True."""
+    them: "all" or names from :data:`PATHWAYS`, comma-separated), ``noise_hz`` (injected noise, the
+    paper's measure ν; default: the models' own 1–2 Hz), ``delay_ms`` (synaptic delay = time to peak
+    of the PSP, :func:`alpha_tau_for_delay`; 0 = instantaneous), ``learn_s`` (simulated learning
+    time, 200), ``target_rate_hz`` (E rate, 5), ``trials`` (16), ``eval_s`` (length of the fit and
+    test signals, 2), ``poisson`` (True), ``panel`` (a label, ignored). Returns scalar metrics:
+    ``error_E`` (and ``error_I`` for EI), ``poisson_error_E``, rates, the calibrated ``amplitude``,
+    ``rate_target_reached``, ``burst_fraction``, ``max_trial_rate_E_hz``, ``syn_tau_ms``,
+    ``train_wall_s``, ``eval_wall_s``; a point whose learning diverged returns NaN errors and
+    ``diverged`` True."""
     p = _check_params(params)
     seed = int(seed)
     dt = PARAMS["dt"]
