@@ -137,6 +137,16 @@ def _signed_kicks(W, p, idx, n, skip, pos, neg):
 
 
 @njit(cache=True, inline="always")
+def _kicks(V, W, idx, n):
+    """Instantaneous transmission: add the columns ``W[:, idx[q]]`` (q < n) to ``V``."""
+    N = V.shape[0]
+    for q in range(n):
+        k = idx[q]
+        for i in range(N):
+            V[i] += W[i, k]
+
+
+@njit(cache=True, inline="always")
 def _kicks_into_filter(s1, V, W, idx, n, bypass_self):
     """Add the columns ``W[:, idx[q]]`` (q < n) to the synaptic stage ``s1``; with
     ``bypass_self`` the diagonal entry (the self-reset) goes straight into ``V`` instead."""
@@ -245,14 +255,8 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
                 _cascade_probe(sP, 0, kp, syn_decay, g)
                 _cascade_probe(sP, 1, kn, syn_decay, g)
         else:
-            for q in range(npE):
-                k = prevE[q]
-                for i in range(NE):
-                    VE[i] += WEE[i, k]
-            for q in range(npI):
-                k = prevI[q]
-                for i in range(NE):
-                    VE[i] += WIE[i, k]
+            _kicks(VE, WEE, prevE, npE)
+            _kicks(VE, WIE, prevI, npI)
         if rec_cur_on and filt:
             p = probe_e
             v = 0.0
@@ -320,14 +324,8 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
                 _cascade_probe(sP, 2, kp, syn_decay, g)
                 _cascade_probe(sP, 3, kn, syn_decay, g)
         else:
-            for q in range(nE):
-                k = spkE[q]
-                for i in range(NI):
-                    VI[i] += WEI[i, k]
-            for q in range(npI):
-                k = prevI[q]
-                for i in range(NI):
-                    VI[i] += WII[i, k]
+            _kicks(VI, WEI, spkE, nE)
+            _kicks(VI, WII, prevI, npI)
         if rec_cur_on and filt:
             rec_cur[t, 2] = g * sP[2, 1]
             rec_cur[t, 3] = g * sP[3, 1]
