@@ -306,14 +306,17 @@ class EILearnResult:
     """Output of :func:`learn_ei`.
 
     network: the trained copy; snapshots: list of (step, EINetwork) — weights after ``step``
-    learning steps; total_spikes_E / _I over the run; n_steps; state (to continue learning);
-    wall_seconds: time spent in the run.
+    learning steps; total_spikes_E / _I over the run; counts_E (N_E,) / counts_I (N_I,) spikes
+    per neuron over the run; n_steps; state (to continue learning); wall_seconds: time spent in
+    the run.
     """
 
     network: EINetwork
     snapshots: list = field(default_factory=list)
     total_spikes_E: int = 0
     total_spikes_I: int = 0
+    counts_E: Optional[np.ndarray] = None
+    counts_I: Optional[np.ndarray] = None
     n_steps: int = 0
     state: Optional[EIState] = None
     wall_seconds: float = 0.0
@@ -392,6 +395,7 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
         result.snapshots.append((snaps[si], _net_with(net, W)))
         si += 1
     result.network = _net_with(net, W)
+    result.counts_E, result.counts_I = counts
     result.n_steps = n_steps
     result.state = state
     result.wall_seconds = time.perf_counter() - t0

@@ -279,6 +279,9 @@ def test_chunking_and_state_continuation_are_exact():
     assert [s for s, _ in one.snapshots] == [0, 500, 1000]
     assert np.array_equal(one.snapshots[1][1].W_IE, many.snapshots[0][1].W_IE)
     assert np.array_equal(one.snapshots[0][1].W_IE, net.W_IE)
+    # per-neuron spike counts over the run (homeostatic rules need them), the same in any chunking
+    assert one.counts_E.sum() == one.total_spikes_E > 0 and one.counts_I.sum() == one.total_spikes_I > 0
+    assert np.array_equal(one.counts_E, many.counts_E) and np.array_equal(one.counts_I, many.counts_I)
     whole = simulate_ei(net, c, seed=3, record=("r_E", "V_I"))
     first = simulate_ei(net, c[:400], seed=3, record=("r_E", "V_I"))
     rest = simulate_ei(net, c[400:], record=("r_E", "V_I"), state=first.state)

@@ -55,15 +55,16 @@ Missing connections (B)
     instead of staying flat down to 20 % of the connections; it stays below the equivalent Poisson
     population's, and a larger network keeps a lower error at every sparsity (its error relative to
     its own complete network rises more, though: N_I = 20 / 40 / 80 → 2.2 / 2.1 / 2.3× at 50 %, 2.3
-    / 3.2 / 4.2× at 80 %). Longer or annealed learning (800 s, ε → 1e-4) and lower I thresholds (I
-    rate 9 Hz, near the paper's 10 Hz) did not change this. Panel B′ locates it in the inhibitory
-    pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not receive the spike
-    of the interneuron that just corrected its error fires a redundant spike, and similarly tuned
-    interneurons that cannot inhibit each other fire redundantly, so the I estimate itself degrades
-    and occasional bursts appear. Learning does far better than a least-squares refit: refitting the
-    surviving I→E weights of a learnt complete network to reproduce its inhibitory input (R² = 0.75
-    with half of them removed) gives error 0.70, relearning with them removed 0.17 (N_I = 40,
-    complete 0.059).
+    / 3.2 / 4.2× at 80 %). Longer or annealed learning (800 s, ε → 1e-4), the paper's β = 2 rule,
+    and per-neuron homeostatic I thresholds that hold every interneuron at the paper's 10 Hz
+    (complete network 0.048, half removed 2.3×) did not change this. Panel B′ locates it in the
+    inhibitory pathways (I→E, then I→I; E→E and E→I matter little): an E neuron that does not
+    receive the spike of the interneuron that just corrected its error fires a redundant spike, and
+    similarly tuned interneurons that cannot inhibit each other fire redundantly, so the I estimate
+    itself degrades and occasional bursts appear. Learning does far better than a least-squares
+    refit: refitting the surviving I→E weights of a learnt complete network to reproduce its
+    inhibitory input (R² = 0.75 with half of them removed) gives error 0.70, relearning with them
+    removed 0.17 (N_I = 40, complete 0.059).
 Noise (C)
     Voltage noise of σ per step on every neuron (learning and test) is a white-noise current.  Its
     size is given as the paper's measure ν = σ_∞/(τ T) in Hz, with σ_∞ = σ/√(1 − (1 − λdt)²) the
