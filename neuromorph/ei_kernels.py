@@ -173,6 +173,28 @@ def _deliver_filtered(s1, s2, V, syn_decay, g):
 
 
 @njit(cache=True, inline="always")
+def _filtered_step(s1, s2, V, Wa, ia, na, self_a, Wb, ib, nb, self_b, syn_decay, g):
+    """One step of a population's alpha synapse: stage 1 decays and takes the kicks of the
+    columns ``Wa[:, ia[:na]]`` then ``Wb[:, ib[:nb]]`` (``self_*``: that matrix holds the
+    population's own self-resets, which go straight into ``V``); stage 2 delivers into ``V``."""
+    for i in range(s1.shape[0]):
+        s1[i] *= syn_decay
+    _kicks_into_filter(s1, V, Wa, ia, na, self_a)
+    _kicks_into_filter(s1, V, Wb, ib, nb, self_b)
+    _deliver_filtered(s1, s2, V, syn_decay, g)
+
+
+@njit(cache=True, inline="always")
+def _probe_step(sP, row, p, Wa, ia, na, skip_a, Wb, ib, nb, skip_b, syn_decay, g):
+    """The probe neuron ``p``'s excitatory (cascade ``row``) and inhibitory (``row + 1``) input
+    chains, fed with its kicks from ``Wa`` then ``Wb`` split by sign (``skip_*``: own reset)."""
+    kp, kn = _signed_kicks(Wa, p, ia, na, skip_a, 0.0, 0.0)
+    kp, kn = _signed_kicks(Wb, p, ib, nb, skip_b, kp, kn)
+    _cascade_probe(sP, row, kp, syn_decay, g)
+    _cascade_probe(sP, row + 1, kn, syn_decay, g)
+
+
+@njit(cache=True, inline="always")
 def _cascade_probe(sP, row, kick, syn_decay, g):
     """One step of the probe's two-stage synaptic cascade ``row`` fed with ``kick``."""
     sP[row, 0] = syn_decay * sP[row, 0] + kick
@@ -244,16 +266,9 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
         if filt:
             # alpha synapse: kicks enter stage 1, stage 2 integrates it, (1 − a_s) s2 is delivered;
             # the E self-reset W_EE[k, k] bypasses the filter (immediate, as without it)
-            for i in range(NE):
-                sE1[i] *= syn_decay
-            _kicks_into_filter(sE1, VE, WEE, prevE, npE, True)
-            _kicks_into_filter(sE1, VE, WIE, prevI, npI, False)
-            _deliver_filtered(sE1, sE2, VE, syn_decay, g)
+            _filtered_step(sE1, sE2, VE, WEE, prevE, npE, True, WIE, prevI, npI, False, syn_decay, g)
             if probe_e < NE:
-                kp, kn = _signed_kicks(WEE, probe_e, prevE, npE, probe_e, 0.0, 0.0)
-                kp, kn = _signed_kicks(WIE, probe_e, prevI, npI, -1, kp, kn)
-                _cascade_probe(sP, 0, kp, syn_decay, g)
-                _cascade_probe(sP, 1, kn, syn_decay, g)
+                _probe_step(sP, 0, probe_e, WEE, prevE, npE, probe_e, WIE, prevI, npI, -1, syn_decay, g)
         else:
             _kicks(VE, WEE, prevE, npE)
             _kicks(VE, WIE, prevI, npI)
@@ -313,16 +328,9 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             VI[i] = decay * VI[i]
         if filt:
             # same cascade for the I targets; the I self-reset W_II[k, k] is immediate
-            for i in range(NI):
-                sI1[i] *= syn_decay
-            _kicks_into_filter(sI1, VI, WEI, spkE, nE, False)
-            _kicks_into_filter(sI1, VI, WII, prevI, npI, True)
-            _deliver_filtered(sI1, sI2, VI, syn_decay, g)
+            _filtered_step(sI1, sI2, VI, WEI, spkE, nE, False, WII, prevI, npI, True, syn_decay, g)
             if probe_i < NI:
-                kp, kn = _signed_kicks(WEI, probe_i, spkE, nE, -1, 0.0, 0.0)
-                kp, kn = _signed_kicks(WII, probe_i, prevI, npI, probe_i, kp, kn)
-                _cascade_probe(sP, 2, kp, syn_decay, g)
-                _cascade_probe(sP, 3, kn, syn_decay, g)
+                _probe_step(sP, 2, probe_i, WEI, spkE, nE, -1, WII, prevI, npI, probe_i, syn_decay, g)
         else:
             _kicks(VI, WEI, spkE, nE)
             _kicks(VI, WII, prevI, npI)
