@@ -33,6 +33,17 @@ def normalized_error(x: np.ndarray, x_hat: np.ndarray) -> float:
     return float(np.var(x - x_hat, axis=0).sum() / den)
 
 
+def mean_squared_error(x: np.ndarray, x_hat: np.ndarray) -> float:
+    """mean_{t,m} (x − x̂)²: the paper's "mean-square error between input signal and signal
+    estimate", in the signal's units squared (unlike :func:`normalized_error` it depends on the
+    signal's scale, and a constant bias counts).  Both (T, M)."""
+    x = np.asarray(x, dtype=np.float64)
+    x_hat = np.asarray(x_hat, dtype=np.float64)
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}")
+    return float(np.mean((x - x_hat) ** 2))
+
+
 def relative_rms_error(x: np.ndarray, x_hat: np.ndarray) -> float:
     """mean_m std_t(x̂ − x) / mean_m std_t(x): the Fig 5 code's relative RMS error."""
     return float(np.std(x_hat - x, axis=0).mean() / np.std(x, axis=0).mean())
