@@ -47,8 +47,9 @@ def _user_error_types() -> tuple:
 
 def _add_reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="reproduce one of the paper's experiments",
-                       description="Reproduce a figure of Brendel et al. 2020. Writes metrics.json and PNG "
-                                   "figures into --out.",
+                       description="Reproduce a figure of Brendel et al. 2020. Writes metrics.json, PNG "
+                                   "figures and report.md (which of the paper's statements hold, the headline "
+                                   "numbers) into --out.",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="experiments:\n" + "\n".join(f"  {k:6s} {v[1]}" for k, v in EXPERIMENTS.items()))
     p.add_argument("figure", choices=sorted(EXPERIMENTS), help="which experiment")
@@ -111,8 +112,11 @@ def _run_reproduce(args) -> int:
     metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
                       progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))
+    from .reproduce_report import write_report
+
     write_json(Path(args.out) / "metrics.json", metrics)
-    print(f"wrote {Path(args.out) / 'metrics.json'}")
+    write_report(args.out, metrics)
+    print(f"wrote {Path(args.out) / 'metrics.json'} and report.md")
     return 0
 
 

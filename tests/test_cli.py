@@ -28,6 +28,9 @@ def test_reproduce_fig2_quick_is_deterministic(tmp_path):
     for k in ("error_before", "error_after", "rate_before_hz", "rate_after_hz", "weight_distance", "steps"):
         assert ma[k] == mb[k], k
     assert ma["steps"] == 20_000
+    report = (a / "report.md").read_text()
+    assert report.startswith("# `neuromorph reproduce fig2`") and "**error_after**" in report
+    assert f"- **error_after**: {ma['error_after']:.4g}" in report
 
 
 @pytest.mark.parametrize("args,msg", [
