@@ -2,7 +2,7 @@
 
 One page a person can read without opening JSON: which of the paper's statements hold (the
 experiment's ``checks``, with per-seed pass counts where it repeats networks), the headline
-numbers, and the figures.  Everything in it is taken from the metrics dict; ``metrics.json``
+numbers, short tables (e.g. Fig 8's paired comparisons), and the figures.  Everything in it is taken from the metrics dict; ``metrics.json``
 stays the complete, machine-readable record.
 """
 from __future__ import annotations
@@ -44,6 +44,18 @@ def _value(v: Any):
     if isinstance(v, (list, tuple)) and 0 < len(v) <= 12 and all(_scalar(x) for x in v):
         return ", ".join(_fmt(x) for x in v)
     return None
+
+
+def _table(rows: Any):
+    """Markdown table lines for a short list of flat dicts with the same keys; None otherwise."""
+    if not (isinstance(rows, list) and 0 < len(rows) <= 30 and all(isinstance(r, dict) for r in rows)):
+        return None
+    keys = list(rows[0])
+    if not keys or any(list(r) != keys or not all(_scalar(v) for v in r.values()) for r in rows):
+        return None
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    out += ["| " + " | ".join(_fmt(r[k]) for k in keys) + " |" for r in rows]
+    return out
 
 
 def render_report(metrics: dict) -> str:
@@ -90,6 +102,11 @@ def render_report(metrics: dict) -> str:
         if len(rows) > _MAX_ROWS:
             lines.append(f"- … {len(rows) - _MAX_ROWS} more in `metrics.json`")
         lines.append("")
+
+    for k, v in metrics.items():
+        table = None if k in _SKIP else _table(v)
+        if table:
+            lines += [f"## {k.replace('_', ' ')}", ""] + table + [""]
 
     figs = [f for f in metrics.get("figures") or [] if str(f).endswith(".png")]
     if figs:

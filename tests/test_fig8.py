@@ -116,6 +116,31 @@ def test_aggregate_is_the_geometric_mean_over_repetitions():
     assert agg["burst_fraction"] == pytest.approx(0.25)
 
 
+def test_paired_comparisons_hand_computed():
+    conds = ("intact", "none", "full", "recurrent_only", "feedforward_only")
+
+    def rep(**eff):
+        return {c: {"error_E_matched_rate": eff.get(c, 0.1), "rate_E_hz": 5.0} for c in conds}
+
+    # recurrent_only / none: 0.5, 2.0, 0.5 -> log-ratios (-l, l, -l), l = ln 2
+    reps = [rep(none=0.2, recurrent_only=0.1), rep(none=0.1, recurrent_only=0.2), rep(none=0.2, recurrent_only=0.1)]
+    rows = {(r["comparison"], r["measure"]): r for r in fig8.paired_comparisons(reps)}
+    r = rows[("recurrent_only / none", "error_E_matched_rate")]
+    l = np.log(2.0)
+    d = np.array([-l, l, -l])
+    half = 4.302653 * d.std(ddof=1) / np.sqrt(3)  # t(0.975, df=2)
+    assert r["geo_mean_ratio"] == pytest.approx(np.exp(d.mean()))
+    assert r["ci95_low"] == pytest.approx(np.exp(d.mean() - half), rel=1e-5)
+    assert r["ci95_high"] == pytest.approx(np.exp(d.mean() + half), rel=1e-5)
+    assert r["first_lower_in"] == 2 and r["n"] == 3
+    # identical rates in every repetition: ratio 1 with a zero-width interval, never lower
+    q = rows[("feedforward_only / none", "rate_E_hz")]
+    assert (q["geo_mean_ratio"], q["ci95_low"], q["ci95_high"], q["first_lower_in"]) == (1.0, 1.0, 1.0, 0)
+    # one repetition: no interval
+    one = fig8.paired_comparisons(reps[:1])[0]
+    assert np.isnan(one["ci95_low"]) and np.isnan(one["ci95_high"])
+
+
 def test_repetitions_are_validated(tmp_path):
     with pytest.raises(ValueError, match="repetitions"):
         fig8.run(tmp_path, quick=True, repetitions=0, progress=False)

@@ -37,6 +37,17 @@ def test_report_with_per_seed_pass_counts_and_without_checks():
     assert "statements" not in render_report(m)
 
 
+def test_short_lists_of_flat_records_become_tables():
+    rows = [{"comparison": "recurrent_only / none", "geo_mean_ratio": 0.6986, "first_lower_in": 3},
+            {"comparison": "full / none", "geo_mean_ratio": 0.68857, "first_lower_in": 5}]
+    text = render_report(_metrics(paired_comparisons=rows, ragged=[{"a": 1}, {"b": 2}],
+                                  nested=[{"a": {"x": 1}}]))
+    assert "## paired comparisons" in text
+    assert "| comparison | geo_mean_ratio | first_lower_in |" in text
+    assert "| full / none | 0.6886 | 5 |" in text
+    assert "ragged" not in text and "nested" not in text
+
+
 def test_long_number_lists_are_cut_and_write_is_atomic(tmp_path):
     m = _metrics(**{f"k{i}": float(i) for i in range(60)})
     text = render_report(m)

@@ -347,6 +347,34 @@ def aggregate(per_rep: list) -> dict:
     return out
 
 
+PAIRS = (("none", "intact"), ("recurrent_only", "none"), ("full", "none"), ("feedforward_only", "none"),
+         ("recurrent_only", "feedforward_only"))
+PAIRED_KEYS = ("error_E_matched_rate", "rate_E_hz")
+
+
+def paired_comparisons(per_rep: list) -> list:
+    """Condition against condition, paired by repetition (same network, lesion and input stream).
+
+    For each pair (a, b) of :data:`PAIRS` and each measure of :data:`PAIRED_KEYS`: the geometric
+    mean over repetitions of a/b, its 95 % confidence interval (Student t on the log-ratios; NaN
+    with one repetition) and in how many repetitions a is below b.  A ratio whose interval
+    excludes 1 is a difference the seeds agree on; one whose interval contains 1 is not resolved
+    by this many repetitions."""
+    from scipy import stats
+
+    rows = []
+    n = len(per_rep)
+    for a, b in PAIRS:
+        for k in PAIRED_KEYS:
+            d = np.array([np.log(max(m[a][k], 1e-12)) - np.log(max(m[b][k], 1e-12)) for m in per_rep])
+            mean = float(d.mean())
+            half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+            rows.append({"comparison": f"{a} / {b}", "measure": k, "geo_mean_ratio": float(np.exp(mean)),
+                         "ci95_low": float(np.exp(mean - half)), "ci95_high": float(np.exp(mean + half)),
+                         "first_lower_in": int(np.sum(d < 0)), "n": n})
+    return rows
+
+
 def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bool = False,
         progress: bool = True, repetitions: Optional[int] = None) -> dict:
     """Reproduce Fig 8 into ``out`` (PNGs, network files); returns the metrics dict.
@@ -356,8 +384,9 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     ``repetitions`` (default 5, quick 1): the whole protocol is repeated with seeds ``seed``,
     ``seed + 1``, …  (new network, lesion and input stream each time).  The paper's predictions
     are checked on the geometric mean over repetitions (``checks``) and on every repetition
-    (``checks_per_repetition``, ``checks_pass_count``); ``conditions`` and the figures of
-    panels A–E are those of the first repetition."""
+    (``checks_per_repetition``, ``checks_pass_count``), and condition against condition paired by
+    repetition with confidence intervals (``paired_comparisons``); ``conditions`` and the figures
+    of panels A–E are those of the first repetition."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     p = dict(PARAMS)
@@ -407,6 +436,7 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
         "predicted_ordering_holds": checks["predicted_ordering_holds"],
         "checks_per_repetition": [{"seed": q["seed"], **q["checks"]} for q in reps],
         "checks_pass_count": {k: int(sum(bool(q["checks"][k]) for q in reps)) for k in checks},
+        "paired_comparisons": paired_comparisons([q["metrics"] for q in reps]),
         "per_repetition": [{"seed": q["seed"], "n_lesioned_E": q["n_lesioned"], "input_amplitude": q["amplitude"],
                             "conditions": {c: {k: q["metrics"][c][k] for k in AGG_KEYS + ("burst_fraction",)}
                                            for c in q["metrics"]}} for q in reps],
