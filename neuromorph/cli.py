@@ -60,7 +60,10 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--quick", action="store_true", help="shortened protocol (minutes instead of hours)")
     p.add_argument("--repetitions", type=int, default=None,
                    help="independent repetitions (seeds SEED, SEED+1, ...) of each network; fig7 and fig8 only "
-                        "(default: 2 for fig7, 5 for fig8, 1 with --quick)")
+                        "(default: 2 for fig7, 10 for fig8, 1 with --quick)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="networks (fig7) or repetitions (fig8) computed at once in separate processes; the "
+                        "results do not depend on it (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -100,15 +103,18 @@ def _run_reproduce(args) -> int:
         raise
     if args.iterations is not None and args.iterations <= 0:
         raise UserError(f"--iterations must be a positive number of blocks, got {args.iterations}")
-    extra = {}
-    if args.repetitions is not None:
-        import inspect
+    import inspect
 
-        if "repetitions" not in inspect.signature(mod.run).parameters:
-            raise UserError(f"--repetitions is not an option of {args.figure} (only fig7 and fig8 repeat networks)")
-        if args.repetitions < 1:
-            raise UserError(f"--repetitions must be >= 1, got {args.repetitions}")
-        extra["repetitions"] = args.repetitions
+    extra = {}
+    for name, value, why in (("repetitions", args.repetitions, "only fig7 and fig8 repeat networks"),
+                             ("workers", args.workers, "only fig7 and fig8 train networks in parallel")):
+        if value is None:
+            continue
+        if name not in inspect.signature(mod.run).parameters:
+            raise UserError(f"--{name} is not an option of {args.figure} ({why})")
+        if value < 1:
+            raise UserError(f"--{name} must be >= 1, got {value}")
+        extra[name] = value
     metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
                       progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))

@@ -158,6 +158,16 @@ def quick(tmp_path_factory):
     return fig7.run(out, seed=0, quick=True, progress=False), out
 
 
+def test_parallel_workers_give_the_serial_results(quick, tmp_path):
+    m, _ = quick
+    par = fig7.run(tmp_path, seed=0, quick=True, progress=False, workers=2)
+    drop = ("train_wall_s", "eval_wall_s")  # timings only
+    strip = lambda t: {p: [{k: v for k, v in r.items() if not k.startswith(drop)} for r in rows]  # noqa: E731
+                       for p, rows in t.items()}
+    assert strip(par["panels"]) == strip(m["panels"])
+    assert par["checks"] == m["checks"]
+
+
 def test_quick_run_writes_figure_and_json(quick):
     m, out = quick
     assert (out / "fig7_robustness.png").stat().st_size > 10_000

@@ -101,9 +101,9 @@ Delays (C, D)
     lateral weights its learning diverges at long delays and low noise.)
 
 Scale: the default run trains every network for ``learn_s`` = 200 s of simulated time (2·10⁶
-steps; the paper does not state its lengths), 2 repetitions per point (about 5–7 min on one
-core); ``quick`` uses 60 s, one
-repetition, fewer sizes/levels and 8 × 1 s evaluations.
+steps; the paper does not state its lengths), 2 repetitions per point (about 6 min on one core;
+``workers`` trains networks in parallel processes); ``quick`` uses 60 s, one repetition, fewer
+sizes/levels and 8 × 1 s evaluations.
 
 Known behaviour: learnt EI networks occasionally fall into a self-sustained high-activity state
 (all directions firing, I population throttled by the kernel's one-I-spike-per-step arbiter) for
@@ -129,6 +129,7 @@ from ..ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
 from ..metrics import mean_squared_error, normalized_error
 from ..network import SCN, EINetwork
 from ..plasticity import EIRules, FeedforwardRule, RecurrentRule
+from ..parallel import map_in_processes
 from ..progress import progress_bar
 from ..rng import derive_seed
 from ..signals import smoothed_white_noise
@@ -785,13 +786,14 @@ def psc_kernel(delay_ms: float, dt: float = 1e-4, t_max_ms: Optional[float] = No
 
 
 def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bool = False,
-        progress: bool = True, repetitions: Optional[int] = None) -> dict:
+        progress: bool = True, repetitions: Optional[int] = None, workers: int = 1) -> dict:
     """Reproduce Fig 7 A–D into ``out`` (PNG files); returns the metrics dict.
 
     ``iterations``: learning length per network in 1000-step blocks (default 2000 = 200 s;
     ``quick``: 600 = 60 s, fewer sizes/levels, one repetition).  Repetition r of every point
     uses the seed ``derive_seed(seed, r)`` (common random numbers across points);
-    ``repetitions`` overrides the number of repetitions (full 2, quick 1)."""
+    ``repetitions`` overrides the number of repetitions (full 2, quick 1).  ``workers``: networks
+    trained at once in separate processes (the results do not depend on it)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = dict(QUICK if quick else FULL)
@@ -819,19 +821,19 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     for nz in cfg["noise_hz"]:
         for d in cfg["delays_ms"]:
             jobs.append(("C", {"model": "ei", "n_inh": cfg["noise_delay_n_inh"], "noise_hz": nz, "delay_ms": d}))
-    cache: dict = {}
-    results: dict = {}
+    # one network per distinct (parameters, seed): panels that share a point share its network
+    unique: dict = {}
+    for _, prm in jobs:
+        for s in reps:
+            unique.setdefault((tuple(sorted(prm.items())), s), ({**base, **prm}, s))
     t0 = time.perf_counter()
-    with progress_bar(len(jobs) * len(reps), "fig7 points", progress, unit="network") as upd:
-        for panel, prm in jobs:
-            rows = []
-            for s in reps:
-                key = (tuple(sorted(prm.items())), s)
-                if key not in cache:
-                    cache[key] = point({**base, **prm}, s)
-                rows.append(cache[key])
-                upd(1)
-            results.setdefault(panel, []).append((prm, rows))
+    with progress_bar(len(unique), "fig7 points", progress, unit="network") as upd:
+        done = map_in_processes(point, list(unique.values()), workers, upd)
+    cache = dict(zip(unique, done))
+    results: dict = {}
+    for panel, prm in jobs:
+        rows = [cache[(tuple(sorted(prm.items())), s)] for s in reps]
+        results.setdefault(panel, []).append((prm, rows))
     keys = ("error_E", "error_I", "poisson_error_E", "mse_E", "mse_I", "poisson_mse_E", "signal_var", "rate_E_hz",
             "rate_I_hz", "poisson_rate_E_hz", "amplitude", "syn_tau_ms", "train_wall_s", "eval_wall_s",
             *(f"silent_fraction_{k}" for k in PATHWAYS))

@@ -1,0 +1,28 @@
+"""map_in_processes: the same results, in order, with any number of workers."""
+import os
+
+import pytest
+
+from neuromorph.parallel import map_in_processes
+
+
+def _work(i, scale):
+    return i * scale, os.getpid()
+
+
+def test_results_in_order_and_independent_of_workers():
+    args = [(i, 3) for i in range(7)]
+    ticks = []
+    serial = map_in_processes(_work, args, 1, ticks.append)
+    par = map_in_processes(_work, args, 2, ticks.append)
+    assert [v for v, _ in serial] == [v for v, _ in par] == [3 * i for i in range(7)]
+    assert len(ticks) == 14 and set(ticks) == {1}
+    assert {pid for _, pid in serial} == {os.getpid()}
+    assert os.getpid() not in {pid for _, pid in par}  # really other processes
+
+
+def test_bad_worker_count_and_errors_surface():
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        map_in_processes(_work, [(1, 1)], 0)
+    with pytest.raises(TypeError):
+        map_in_processes(_work, [(1,), (2,)], 2)  # the worker's exception reaches the caller
