@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from . import ei_kernels as K
+from .evaluation import EvalProtocol
 from .metrics import fano_factor, normalized_error, optimal_decoder
 from .network import EINetwork
 from .plasticity import EIRules
@@ -428,16 +429,13 @@ def initial_ei_network(n_e: int = 300, n_i: int = 75, m: int = 3, seed=0) -> EIN
 
 
 @dataclass
-class EIEvalProtocol:
-    """Evaluation protocol of the reference (§3.3).  Lengths in steps, amplitudes of the input
-    current (smoothed white noise with Gaussian σ = ``sigma`` samples, one sequence per trial)."""
+class EIEvalProtocol(EvalProtocol):
+    """Evaluation protocol of the reference's EI code (§3.3): the SCN protocol's fields, with its
+    4 s decoder fit at the test amplitude.  Lengths in steps, amplitudes of the input current
+    (smoothed white noise with Gaussian σ = ``sigma`` samples, one sequence per trial)."""
 
     decoder_steps: int = 40_000
     decoder_amplitude: float = 2000.0
-    test_steps: int = 10_000
-    n_trials: int = 10
-    amplitude: float = 2000.0
-    sigma: float = 30.0
 
 
 def evaluate_ei(net: EINetwork, seed, protocol: Optional[EIEvalProtocol] = None,

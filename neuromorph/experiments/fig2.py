@@ -26,6 +26,7 @@ from ..plasticity import FeedforwardRule, RecurrentRule
 from ..progress import progress_bar
 from ..rng import derive_seed
 from ..simulator import block_noise_source, learn, simulate
+from .options import count_option
 
 BLOCK = 1000
 FULL_ITERATIONS = 14_000
@@ -103,7 +104,8 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     """Learn, evaluate over learning, write figures and the network files; return the metrics."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    iterations = iterations or (QUICK_ITERATIONS if quick else FULL_ITERATIONS)
+    iterations = count_option("iterations", iterations, QUICK_ITERATIONS if quick else FULL_ITERATIONS,
+                              f"{BLOCK}-step blocks")
     t0 = time.perf_counter()
     net0, res = train(seed, iterations, init, progress)
     learn_seconds = time.perf_counter() - t0

@@ -51,6 +51,7 @@ from ..rng import derive_seed
 from ..signals import correlated_gaussian, leaky_integrate
 from ..simulator import block_noise_source, learn, simulate
 from .fig2 import tuning_curves
+from .options import count_option
 
 BLOCK = 1000
 FULL_ITERATIONS = 14_000  # the Fig 2 code's length (1.4e7 steps)
@@ -190,9 +191,8 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     """Train the three conditions, evaluate, write figures/networks; return the metrics dict."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    iterations = int(iterations or (QUICK_ITERATIONS if quick else FULL_ITERATIONS))
-    if iterations <= 0:
-        raise ValueError(f"iterations must be a positive number of {BLOCK}-step blocks, got {iterations}")
+    iterations = count_option("iterations", iterations, QUICK_ITERATIONS if quick else FULL_ITERATIONS,
+                              f"{BLOCK}-step blocks")
     t0 = time.perf_counter()
     s2 = signal_variance(derive_seed(seed, 7))
     n_trials = 5 if quick else 10

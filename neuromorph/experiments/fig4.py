@@ -34,6 +34,7 @@ from ..rng import derive_seed
 from ..signals import smoothed_white_noise
 from ..simulator import block_noise_source
 from .fig2 import snapshot_schedule
+from .options import count_option
 
 BLOCK = 1000
 PAPER_ITERATIONS = 2 ** 20  # the code's hard-coded length: 2^20 blocks of 1000 steps
@@ -158,9 +159,8 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    iterations = int(iterations or (QUICK_ITERATIONS if quick else FULL_ITERATIONS))
-    if iterations <= 0:
-        raise ValueError(f"iterations must be a positive number of {BLOCK}-step blocks, got {iterations}")
+    iterations = count_option("iterations", iterations, QUICK_ITERATIONS if quick else FULL_ITERATIONS,
+                              f"{BLOCK}-step blocks")
     t0 = time.perf_counter()
     net0, res = train(seed, iterations, progress)
     learn_seconds = time.perf_counter() - t0

@@ -53,6 +53,7 @@ from ..progress import progress_bar
 from ..rng import derive_seed, make_state
 from ..signals import current_for_signal
 from ..simulator import SimState, learn, simulate
+from .options import count_option
 
 FULL_ITERATIONS = 4000
 QUICK_ITERATIONS = 400
@@ -390,7 +391,8 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     cfg = config or Fig5Config()
     if quick and config is None:
         cfg = replace(cfg, test_speech_s=20.0, fit_speech_s=20.0, eval_every=50)
-    iterations = int(iterations or (QUICK_ITERATIONS if quick else FULL_ITERATIONS))
+    iterations = count_option("iterations", iterations, QUICK_ITERATIONS if quick else FULL_ITERATIONS,
+                              "speech blocks")
     t_start = time.perf_counter()
     data = make_data(seed, cfg)
     x_fit = signal_from_frames(data.fit, cfg)

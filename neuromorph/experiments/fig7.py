@@ -134,6 +134,7 @@ from ..progress import progress_bar
 from ..rng import derive_seed
 from ..signals import smoothed_white_noise
 from ..simulator import SimOptions, block_noise_source, learn, simulate
+from .options import count_option
 
 M = 2
 TARGET_RATE_E = 5.0
@@ -797,14 +798,9 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = dict(QUICK if quick else FULL)
-    if repetitions is not None:
-        if int(repetitions) < 1:
-            raise ValueError(f"repetitions must be >= 1, got {repetitions}")
-        cfg["repetitions"] = int(repetitions)
+    cfg["repetitions"] = count_option("repetitions", repetitions, cfg["repetitions"])
     if iterations is not None:
-        if int(iterations) <= 0:
-            raise ValueError(f"iterations must be a positive number of 1000-step blocks, got {iterations}")
-        cfg["learn_s"] = int(iterations) * 1000 * PARAMS["dt"]
+        cfg["learn_s"] = count_option("iterations", iterations, unit="1000-step blocks") * 1000 * PARAMS["dt"]
     base = {"learn_s": cfg["learn_s"], "trials": cfg["trials"], "eval_s": cfg["eval_s"]}
     reps = [derive_seed(seed, r) for r in range(cfg["repetitions"])]
     jobs = []

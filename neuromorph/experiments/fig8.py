@@ -69,6 +69,7 @@ from ..rng import derive_seed
 from ..signals import smoothed_white_noise
 from ..simulator import block_noise_source
 from . import fig7
+from .options import count_option
 
 PARAMS = dict(n_exc=80, n_inh=40, n_inputs=2, pretrain_fast_s=400.0, pretrain_s=400.0, retrain_s=1000.0,
               lr_rec=1e-3, lr_ff=1e-4, lr_ff_fast=1e-3, target_rate_E_hz=fig7.TARGET_RATE_E,
@@ -401,13 +402,8 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
     if quick:
         p.update(QUICK)
     if iterations is not None:
-        if int(iterations) <= 0:
-            raise ValueError(f"iterations must be a positive number of 1000-step blocks, got {iterations}")
-        p["retrain_s"] = int(iterations) * 1000 * fig7.PARAMS["dt"]
-    if repetitions is not None:
-        if int(repetitions) < 1:
-            raise ValueError(f"repetitions must be >= 1, got {repetitions}")
-        p["repetitions"] = int(repetitions)
+        p["retrain_s"] = count_option("iterations", iterations, unit="1000-step blocks") * 1000 * fig7.PARAMS["dt"]
+    p["repetitions"] = count_option("repetitions", repetitions, p["repetitions"])
     reps = []
     t0 = time.perf_counter()
     kw = dict(pretrain_fast_s=p["pretrain_fast_s"], pretrain_s=p["pretrain_s"], retrain_s=p["retrain_s"],
