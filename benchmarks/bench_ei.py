@@ -24,6 +24,18 @@ from neuromorph.plasticity import EIRules
 from neuromorph.simulator import block_noise_source
 
 
+def _select(V: np.ndarray, T: np.ndarray, t_noise: float, rng: np.random.Generator, block: np.ndarray,
+            t: int, refractory: int) -> int:
+    """The one neuron of a population allowed to spike this step (noisy argmax above threshold,
+    not refractory), or -1; a spiking neuron is blocked for ``refractory`` steps."""
+    u = V - T - t_noise * rng.standard_normal(V.shape[0])
+    k = int(np.argmax(u))
+    if u[k] < 0 or t <= block[k]:
+        return -1
+    block[k] = t + refractory
+    return k
+
+
 def numpy_learn(net: EINetwork, c: np.ndarray, rules: EIRules, rng: np.random.Generator,
                 v_noise_E: float = 0.002) -> tuple:
     """Per-step NumPy implementation of the EI learning loop (one spike per population per step,
@@ -49,12 +61,8 @@ def numpy_learn(net: EINetwork, c: np.ndarray, rules: EIRules, rng: np.random.Ge
         bI *= a
         if kE_prev >= 0:
             bI[kE_prev] += 1.0
-        u = VE - net.T_E - net.t_noise * rng.standard_normal(NE)
-        kE = int(np.argmax(u))
-        if u[kE] < 0 or t <= blockE[kE]:
-            kE = -1
+        kE = _select(VE, net.T_E, net.t_noise, rng, blockE, t, net.refractory)
         if kE >= 0:
-            blockE[kE] = t + net.refractory
             F[kE] += lr_f * (bE - F[kE])
             WEE[:, kE] = np.maximum(0.0, WEE[:, kE] - lr_r * (VE + mu * rE + WEE[:, kE]))
             WEE[kE, kE] = net.e_self_reset
@@ -64,12 +72,8 @@ def numpy_learn(net: EINetwork, c: np.ndarray, rules: EIRules, rng: np.random.Ge
             VI += WEI[:, kE]
         if kI_prev >= 0:
             VI += WII[:, kI_prev]
-        u = VI - net.T_I - net.t_noise * rng.standard_normal(NI)
-        kI = int(np.argmax(u))
-        if u[kI] < 0 or t <= blockI[kI]:
-            kI = -1
+        kI = _select(VI, net.T_I, net.t_noise, rng, blockI, t, net.refractory)
         if kI >= 0:
-            blockI[kI] = t + net.refractory
             WEI[kI] = np.maximum(0.0, WEI[kI] + lr_f * (bI - WEI[kI]))
             d = VI + mu * rI + WII[:, kI]
             d[kI] += mu

@@ -269,27 +269,18 @@ def _figures(out: Path, *, curve: dict, first: EINetwork, last: EINetwork, s0: i
     E_COL, I_COL = "tab:orange", "tab:blue"
     t = np.asarray(curve["time_s"], dtype=float)
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
-    ax = axes[0]
-    ax.loglog(t, curve["error_E"], "o-", ms=3, color=E_COL, label="E")
-    ax.loglog(t, curve["error_I"], "o-", ms=3, color=I_COL, label="I")
-    ax.set_ylabel("normalised error")
-    ax.legend()
-    ax = axes[1]
-    ax.loglog(t, curve["rate_E_hz"], "o-", ms=3, color=E_COL, label="E")
-    ax.loglog(t, curve["rate_I_hz"], "o-", ms=3, color=I_COL, label="I")
-    ax.set_ylabel("mean rate (Hz)")
-    ax.legend()
-    ax = axes[2]
-    ax.semilogx(t, curve["cv"], "o-", ms=3, color="0.5", label="ISI CV")
-    ax.semilogx(t, curve["fano"], "o-", ms=3, color="k", label="Fano factor")
-    ax.axhline(1.0, color="0.8", lw=0.8, ls="--")
-    ax.set_ylabel("E spike-train variability")
-    ax.legend()
-    ax = axes[3]
-    ax.loglog(t, curve["v_var_E"], "o-", ms=3, color=E_COL, label="E")
-    ax.loglog(t, curve["v_var_I"], "o-", ms=3, color=I_COL, label="I")
-    ax.set_ylabel("Var(V)")
-    ax.legend()
+    # (panel, log y, ylabel, [(curve key, colour, label), ...])
+    panels = ((0, True, "normalised error", [("error_E", E_COL, "E"), ("error_I", I_COL, "I")]),
+              (1, True, "mean rate (Hz)", [("rate_E_hz", E_COL, "E"), ("rate_I_hz", I_COL, "I")]),
+              (2, False, "E spike-train variability", [("cv", "0.5", "ISI CV"), ("fano", "k", "Fano factor")]),
+              (3, True, "Var(V)", [("v_var_E", E_COL, "E"), ("v_var_I", I_COL, "I")]))
+    for i, logy, ylabel, lines in panels:
+        ax = axes[i]
+        for key, col, label in lines:
+            (ax.loglog if logy else ax.semilogx)(t, curve[key], "o-", ms=3, color=col, label=label)
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    axes[2].axhline(1.0, color="0.8", lw=0.8, ls="--")
     for ax in axes:
         ax.set_xlabel("learning time (s)")
         ax.grid(True, which="both", alpha=0.3)
