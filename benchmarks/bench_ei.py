@@ -1,6 +1,6 @@
 """Speed of the EI (Fig 4) learning loop: compiled kernel vs a straightforward per-step NumPy loop.
 
-Both run the reference's learning step (§3.2) on the Fig 4 network (300 E + 75 I, 3 inputs, all
+Both run the reference's learning step (docs/authors_code.md §3.2) on the Fig 4 network (300 E + 75 I, 3 inputs, all
 five plastic pathways on, learning noise levels) with the reference input (1000-step blocks of
 smoothed noise).  Reported: µs per simulated step (wall time / steps, input generation
 excluded), and the ratio.  The NumPy loop draws its noise with NumPy (it is a speed baseline, not
@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from neuromorph.ei_simulator import initial_ei_network, learn_ei
+from neuromorph.sim.ei_simulator import initial_ei_network, learn_ei
 from neuromorph.network import EINetwork
-from neuromorph.plasticity import EIRules
-from neuromorph.simulator import block_noise_source
+from neuromorph.sim.plasticity import EIRules
+from neuromorph.sim.simulator import block_noise_source
 
 
 def _select(V: np.ndarray, T: np.ndarray, t_noise: float, rng: np.random.Generator, block: np.ndarray,

@@ -15,10 +15,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from neuromorph.network import SCN  # noqa: E402
-from neuromorph.plasticity import FeedforwardRule, RecurrentRule  # noqa: E402
-from neuromorph.reference_numpy import learn_numpy  # noqa: E402
-from neuromorph.rng import make_state  # noqa: E402
-from neuromorph.simulator import block_noise_source, learn  # noqa: E402
+from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule  # noqa: E402
+from neuromorph.sim.reference_numpy import learn_numpy  # noqa: E402
+from neuromorph.sim.rng import make_state  # noqa: E402
+from neuromorph.sim.simulator import block_noise_source, learn  # noqa: E402
 
 
 def network(n: int, m: int, seed: int = 0) -> SCN:

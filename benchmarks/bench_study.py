@@ -22,7 +22,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: BLAS threads
 
 import argparse
 import hashlib
-import json
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without install
 
-from neuromorph.study import run_study, summary, validate_study  # noqa: E402
+from neuromorph.stages.study import run_study, summary, validate_study  # noqa: E402
 
 
 def study_yaml(n_points: int, task_s: float, work: str = "busy") -> str:

@@ -83,7 +83,7 @@ def provenance(seed: Any = None, config: Any = None) -> dict:
     import numba
     import scipy
 
-    from . import __version__
+    from neuromorph import __version__
 
     out = {"neuromorph": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "scipy": scipy.__version__, "numba": numba.__version__, "seed": seed}

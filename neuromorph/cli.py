@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_reproduce(args) -> int:
-    from .artifacts import provenance, write_json
+    from neuromorph.artifacts import provenance, write_json
 
     modname, _ = EXPERIMENTS[args.figure]
     try:
@@ -118,7 +118,7 @@ def _run_reproduce(args) -> int:
     metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
                       progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))
-    from .reproduce_report import write_report
+    from neuromorph.experiments.report import write_report
 
     write_json(Path(args.out) / "metrics.json", metrics)
     write_report(args.out, metrics)
@@ -133,7 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from . import __version__
+        from neuromorph import __version__
 
         print(f"neuromorph {__version__}")
         return 0

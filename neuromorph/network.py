@@ -27,7 +27,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .artifacts import atomic_write, json_default
+from neuromorph.artifacts import atomic_write, json_default
 
 FORMAT_NAME = "neuromorph-network"
 FORMAT_VERSION = 1

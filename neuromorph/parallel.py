@@ -2,7 +2,7 @@
 
 Each piece carries its own seed, so the results do not depend on the number of workers or on the
 order in which the pieces finish.  Distributed sweeps over many machines belong to
-:mod:`neuromorph.study` (Dask); this is for one machine's cores.
+:mod:`neuromorph.stages.study` (Dask); this is for one machine's cores.
 """
 from __future__ import annotations
 

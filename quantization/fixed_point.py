@@ -179,7 +179,7 @@ def bitshift_decay(v: ArrayLike, dash: ArrayLike) -> np.ndarray:
 
     ``D(v, d) = v >> d`` (arithmetic shift = floor division by ``2**d``), except that when it is
     0 while ``v > 0`` it is taken as 1, so a positive state always moves at least 1 toward 0
-    (reference notes §3, matched bit-exactly against xylosim). For ``v < 0`` the floor already
+    (docs/xylo_integer_update.md, matched bit-exactly against xylosim). For ``v < 0`` the floor already
     gives ``<= -1``; zero stays zero. Consequences: ``dash = 0`` zeroes the state
     (memoryless); the rounding is asymmetric: at ``dash = 1``, ``+3 → 2`` but ``-3 → -1``;
     from 100 at ``dash = 1`` the sequence is 50, 25, 13, 7, 4, 2, 1, 0.

@@ -4,7 +4,7 @@ Float model (paper orientation; see ``neuromorph.network``): ``F`` (N, M), ``Ome
 ``D`` (M, N), thresholds ``T`` (N,), leak λ (s⁻¹), step dt (s); voltage update
 ``V ← (1−λdt)V + dt F c + Ω o_{t−1}``, no explicit reset (the self-reset is ``Omega_kk``).
 
-Integer core (``shared/reference/xylo_and_rockpool.md`` §3): events add ``W << shift`` to a
+Integer core (``docs/xylo_integer_update.md``): events add ``W << shift`` to a
 synaptic current that decays by bit shift ``dash_syn`` *before* reaching V, V decays by
 ``dash_mem``, a spike subtracts the threshold θ at once.  The correspondence used here, with
 ``S`` integer units per float voltage unit and ``G(d) = 2^d − 1`` the total charge a unit

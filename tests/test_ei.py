@@ -1,22 +1,22 @@
 """The EI (Dale's law) simulator of Fig 4: hand-computed steps, the compiled kernel against a
-plain per-step NumPy restatement of reference §3.2 (same noise stream ⇒ identical spikes and
+plain per-step NumPy restatement of docs/authors_code.md §3.2 (same noise stream ⇒ identical spikes and
 weights), refractory blocking, clipping, pathway switches, failure paths, and the science of a
 shortened learning run.
 
-Margins of the learning-run tests come from the reference notes (§3.4/§8 A4, seed 1 of the
+Margins of the learning-run tests come from docs/authors_code.md (§3.4/§8 A4, seed 1 of the
 authors' code): the E error falls 0.38 → 0.075 by 2^19 steps (52 s) and → 0.031–0.035 by 2^20
 steps, the E rate 20.5 → 17.2–17.7 Hz (52 s) → 13.8–14.2 Hz (105 s).
 """
 import numpy as np
 import pytest
 
-from neuromorph.ei_kernels import THRESHOLD_NOISE_CUTOFF
-from neuromorph.ei_simulator import (EIEvalProtocol, EIState, evaluate_ei, fano_cv, initial_ei_network, learn_ei,
+from neuromorph.sim.ei_kernels import THRESHOLD_NOISE_CUTOFF
+from neuromorph.sim.ei_simulator import (EIEvalProtocol, EIState, evaluate_ei, fano_cv, initial_ei_network, learn_ei,
                                      simulate_ei)
 from neuromorph.network import EINetwork
-from neuromorph.plasticity import EIRules
-from neuromorph.rng import make_state, normals
-from neuromorph.simulator import block_noise_source
+from neuromorph.sim.plasticity import EIRules
+from neuromorph.sim.rng import make_state, normals
+from neuromorph.sim.simulator import block_noise_source
 
 ALL_OFF = dict(ff_XE=False, ff_EI=False, rec_EE=False, rec_IE=False, rec_II=False)
 
@@ -156,7 +156,7 @@ def test_recurrent_rule_beta_scales_the_voltage_term():
 
 def numpy_ei_learn(net: EINetwork, c: np.ndarray, rng_state: np.ndarray, rules: EIRules, v_noise_E: float,
                    learn: bool = True):
-    """Straightforward restatement of reference §3.2, drawing noise from the same generator in the
+    """Straightforward restatement of docs/authors_code.md §3.2, drawing noise from the same generator in the
     same order as the kernel (per neuron: voltage noise, then threshold noise if V−T > −8σ_T)."""
     F, WEE, WEI, WIE, WII = (net.F_E.copy(), net.W_EE.copy(), net.W_EI.copy(), net.W_IE.copy(), net.W_II.copy())
     NE, M = F.shape
@@ -435,7 +435,7 @@ def test_short_learning_run_error_and_rate_fall(reference_length_run):
 
 @pytest.mark.slow
 def test_reference_A4_margins_at_2_pow_20():
-    """Reference §8 A4 at 104.9 s (2^20 steps): E error < 0.06 and ≥ 6× below naive, I error
+    """docs/authors_code.md §8 A4 at 104.9 s (2^20 steps): E error < 0.06 and ≥ 6× below naive, I error
     < 0.08, E rate 11–17 Hz, I rate 35–55 Hz, Fano and CV larger than at the start."""
     net = initial_ei_network(seed=1)
     res = learn_ei(net, block_noise_source(3, 1), 2 ** 20, seed=1, snapshot_steps=[2])

@@ -8,12 +8,12 @@ and record the filtered currents at the probe.
 import numpy as np
 import pytest
 
-from neuromorph.ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
+from neuromorph.sim.ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
 from neuromorph.experiments.fig7 import alpha_kernel
 from neuromorph.network import EINetwork
-from neuromorph.plasticity import EIRules
-from neuromorph.rng import make_state
-from neuromorph.simulator import block_noise_source
+from neuromorph.sim.plasticity import EIRules
+from neuromorph.sim.rng import make_state
+from neuromorph.sim.simulator import block_noise_source
 
 DT = 1e-4
 TAU = 1e-3

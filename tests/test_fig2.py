@@ -1,13 +1,12 @@
 """The science of Fig 2 on shortened and full runs.
 
-Margins follow the reference notes (§8 A1/A2, measured over 6 seeds with the authors' code):
+Margins follow docs/authors_code.md (§8 A1/A2, measured over 6 seeds with the authors' code):
 after 2^16 steps from the code's initial condition the error has dropped ≥ 10× and is < 0.008,
 the rate is 17–23 Hz, Var(V) has fallen ≥ 50× and the distance of Ω to −FFᵀ is < 0.06.
 """
-import numpy as np
 import pytest
 
-from neuromorph.evaluation import EvalProtocol, evaluate
+from neuromorph.sim.evaluation import EvalProtocol, evaluate
 from neuromorph.experiments import fig2
 from neuromorph.metrics import predicted_recurrent, weight_distance
 from neuromorph.network import SCN

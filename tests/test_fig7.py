@@ -137,7 +137,7 @@ def test_study_file_and_tiny_study_run(tmp_path):
     from pathlib import Path
 
     import neuromorph
-    from neuromorph import study as st
+    from neuromorph.stages import study as st
 
     s = st.load_study(Path(neuromorph.__file__).parent / "studies" / "fig7.yaml")
     assert s.kind == "fig7" and len(s.tasks()) == 60

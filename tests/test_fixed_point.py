@@ -120,7 +120,7 @@ def test_saturate():
         saturate([1.5], 8)
 
 
-# --- bit-shift decay (reference §3 integer semantics) ------------------------------------------
+# --- bit-shift decay (docs/xylo_integer_update.md) ------------------------------------------
 def _trajectory(v0: int, dash: int, steps: int) -> list[int]:
     out, v = [], np.int64(v0)
     for _ in range(steps):
@@ -161,7 +161,7 @@ def test_bitshift_decay_rejects_non_integers():
 
 
 def test_reference_membrane_reaches_96():
-    # Reference §3: one weight-100 event, dash_syn = 1, long membrane dash: Isyn 50, 25, 13, 7, ...
+    # docs/xylo_integer_update.md: one weight-100 event, dash_syn = 1, long membrane dash: Isyn 50, 25, 13, 7, ...
     # and V reaches 96 (V loses >= 1 per step to the "at least 1" rule: 50, 74, 86, 92, 95, 96, 96).
     isyn, v, vs = 100, 0, []
     for _ in range(10):

@@ -31,7 +31,7 @@ from quantization.hardware import (  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 BUILTINS = ["fixed-point", "float", "xylo-audio-v2", "xylo-audio-v3", "xylo-imu"]
 
-# Facts of the chips (rockpool 3.1.0 mappers/docs; /work/shared/reference/xylo_and_rockpool.md §3).
+# Facts of the chips (rockpool 3.1.0 mappers/docs; docs/xylo_integer_update.md).
 CHIPS = {
     "xylo-audio-v2": dict(part_number="SYNS61201", rockpool_module="syns61201", max_hidden=1000,
                           max_outputs=8, max_syn=2, max_fanout=64, input_projection="all",

@@ -12,13 +12,13 @@ import nir
 import numpy as np
 import pytest
 
-from neuromorph.backends import nir_exchange as nx
-from neuromorph.backends.nir_exchange import (NIRExportError, NIRFileError, NIRImportError,
+from neuromorph.backends import nir as nx
+from neuromorph.backends.nir import (NIRExportError, NIRFileError, NIRImportError,
                                               NIRRockpoolError, load_nir, nir_to_scn,
                                               nir_to_xylo_spec, save_nir, scn_to_nir, to_rockpool,
                                               xylo_spec_to_nir)
 from neuromorph.network import SCN
-from neuromorph.simulator import SimOptions, simulate
+from neuromorph.sim.simulator import SimOptions, simulate
 
 ARRAYS = ("F", "Omega", "D", "thresholds")
 SCALARS = ("lam", "dt", "v_noise", "t_noise")

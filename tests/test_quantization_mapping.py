@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from neuromorph.experiments import fig2
-from neuromorph.network import SCN
-from neuromorph.quantize_stage import (fake_quant_network, operating_statistics, quantize_network, signal_error,
+from neuromorph.quant.fakequant import (fake_quant_network, operating_statistics, quantize_network, signal_error,
                                        evaluation_signal)
 from quantization.fixed_point import qmax
 from quantization.hardware import load_target
@@ -20,7 +19,7 @@ XA2 = load_target("xylo-audio-v2")
 def learnt():
     """A learnt Fig 2 network (code init, 2^18 steps: the fast recurrent phase is complete)."""
     net0, res = fig2.train(7, iterations=262, init="code", progress=False)
-    from neuromorph.chip_training import refit_decoder
+    from neuromorph.quant.chip_training import refit_decoder
 
     net = refit_decoder(res.network, 7)
     c, x = evaluation_signal(2, 10_000, 0, net.lam, net.dt)
@@ -56,7 +55,7 @@ def test_hand_computed_mapping():
 
 
 def test_round_trip_and_errors(tmp_path):
-    from neuromorph.quantize_stage import load_quantized, save_quantized
+    from neuromorph.quant.fakequant import load_quantized, save_quantized
 
     F = np.array([[0.8, 0.1], [-0.3, 0.9]])
     q = map_scn(F, -F @ F.T, F.T.copy(), np.array([0.3, 0.4]), 50.0, 1e-3, XA2, input_peak=0.4)
@@ -179,7 +178,7 @@ def test_mismatch_zero_is_exact_and_error_grows(learnt):
 def test_quantization_aware_learning_recovers_half_the_gap(learnt):
     """Issue acceptance: 4-bit weights with 10 % mismatch; retraining with the local rules on the
     integer grid recovers at least half of the error gap to float (mean over instances)."""
-    from neuromorph.chip_training import retrain_quantized
+    from neuromorph.quant.chip_training import retrain_quantized
 
     net, x, st = learnt
     e_float = signal_error(net, x, 0)["error"]

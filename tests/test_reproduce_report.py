@@ -1,7 +1,7 @@
 """The Markdown report of ``neuromorph reproduce``."""
 import numpy as np
 
-from neuromorph.reproduce_report import render_report, write_report
+from neuromorph.experiments.report import render_report, write_report
 
 
 def _metrics(**extra):

@@ -1,7 +1,7 @@
 import numpy as np
 from scipy import stats
 
-from neuromorph.rng import derive_seed, make_state, normals, uniform
+from neuromorph.sim.rng import derive_seed, make_state, normals, uniform
 
 
 def test_normals_are_standard_normal():

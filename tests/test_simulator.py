@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from neuromorph.network import SCN
-from neuromorph.plasticity import FeedforwardRule, RecurrentRule
-from neuromorph.reference_numpy import learn_numpy
-from neuromorph.rng import make_state
-from neuromorph.simulator import SimOptions, block_noise_source, learn, simulate
+from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+from neuromorph.sim.reference_numpy import learn_numpy
+from neuromorph.sim.rng import make_state
+from neuromorph.sim.simulator import SimOptions, block_noise_source, learn, simulate
 
 
 def det_net(**kw):

@@ -6,7 +6,7 @@ CI installs it in ``.ci/run``) and are skipped, with that reason, where it is mi
 import numpy as np
 import pytest
 
-from neuromorph import speech
+from neuromorph.sim import speech
 from neuromorph.experiments import fig5
 
 needs_espeak = pytest.mark.skipif(not speech.espeak_available(),

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import neuromorph
-from neuromorph import study as st
+from neuromorph.stages import study as st
 from neuromorph.cli import main
 
 TOY_YAML = Path(neuromorph.__file__).parent / "studies" / "toy.yaml"

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from neuromorph import study_points
-from neuromorph.study import run_study
+from neuromorph.stages import study_points
+from neuromorph.stages.study import run_study
 
 
 @pytest.fixture(autouse=True)

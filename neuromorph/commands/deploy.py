@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from ..deploy_stage import deploy
+    from neuromorph.stages.deploy import deploy
 
     try:
         s = deploy(args.qdir, args.out, hardware=args.hardware)

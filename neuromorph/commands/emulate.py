@@ -22,9 +22,9 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     import numpy as np
 
-    from ..backends.xylo.emulator import emulate
-    from ..backends.xylo.spec import load_spec
-    from ..network import atomic_write_bytes
+    from neuromorph.backends.xylo.emulator import emulate
+    from neuromorph.backends.xylo.spec import load_spec
+    from neuromorph.network import atomic_write_bytes
 
     spec = load_spec(args.spec)
     if not args.input.is_file():

@@ -23,8 +23,8 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from ..config import dump_config, load_config
-    from ..pipeline import run_pipeline
+    from neuromorph.config import dump_config, load_config
+    from neuromorph.stages.pipeline import run_pipeline
 
     ov = {}
     if args.seed is not None:

@@ -45,7 +45,7 @@ def parse_overrides(items) -> dict:
 
 
 def main(args) -> int:
-    from ..quantize_stage import quantize_run
+    from neuromorph.stages.quantize import quantize_run
 
     if args.mismatch < 0:
         raise ValueError(f"--mismatch must be >= 0, got {args.mismatch}")

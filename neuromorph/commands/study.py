@@ -50,7 +50,7 @@ def _raise_interrupt(signum, frame):  # noqa: ARG001
 
 
 def main(args) -> int:
-    from ..study import DEFAULT_CONNECT_TIMEOUT_S, StudyError, load_study, run_study, summary
+    from neuromorph.stages.study import DEFAULT_CONNECT_TIMEOUT_S, StudyError, load_study, run_study, summary
 
     timeout = DEFAULT_CONNECT_TIMEOUT_S if args.connect_timeout is None else args.connect_timeout
     if timeout <= 0:

@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from ..verify_stage import verify
+    from neuromorph.stages.verify import verify
 
     if args.steps < 100:
         raise ValueError(f"--steps must be >= 100, got {args.steps}")

@@ -7,7 +7,7 @@ Initial condition ``init="paper"`` (default): lopsided F (no neuron with a posit
 signal 1), zero lateral Ω with −0.5 self-resets — the paper's Fig 2 storyline.  ``init="code"``:
 the authors' script's isotropic unit F and Ω ~ U[−0.2, 0] (diagonal −0.5 − U[0, 0.2]).
 
-Evaluation (reference §2.5): at exponentially spaced snapshots (steps 2, 4, …, 2^j) and on the
+Evaluation (docs/authors_code.md §2.5): at exponentially spaced snapshots (steps 2, 4, …, 2^j) and on the
 final weights: decoder fitted on 50 s at 0.3·A, error/rate/Var(V) on test trials at A; weight
 distance to −F Fᵀ.
 """
@@ -19,14 +19,14 @@ from typing import Optional
 
 import numpy as np
 
-from ..evaluation import EvalProtocol, evaluate
-from ..metrics import angular_gaps_deg, predicted_recurrent, weight_distance
-from ..network import SCN, save_network
-from ..plasticity import FeedforwardRule, RecurrentRule
-from ..progress import progress_bar
-from ..rng import derive_seed
-from ..simulator import block_noise_source, learn, simulate
-from .options import count_option
+from neuromorph.sim.evaluation import EvalProtocol, evaluate
+from neuromorph.metrics import angular_gaps_deg, predicted_recurrent, weight_distance
+from neuromorph.network import SCN, save_network
+from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+from neuromorph.progress import progress_bar
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.simulator import block_noise_source, learn, simulate
+from neuromorph.experiments.options import count_option
 
 BLOCK = 1000
 FULL_ITERATIONS = 14_000
@@ -161,7 +161,7 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
         "evaluation": {"decoder_steps": proto.decoder_steps, "decoder_amplitude": proto.decoder_amplitude,
                        "test_steps": proto.test_steps, "n_trials": proto.n_trials},
     }
-    from ..figures import fig2_figures
+    from neuromorph.experiments.figures import fig2_figures
 
     fig2_figures(out, net0=initial, net=final, curve=curve, seed=seed, tuning=tuning_curves)
     metrics["wall_seconds"] = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """Fig 3: five neurons, two input signals — uncorrelated vs correlated inputs.
 
-The paper has no code for Fig 3; this is built from its text (reference §8 A5, §9.10) with the
+The paper has no code for Fig 3; this is built from its text (docs/authors_code.md §8 A5, §9.10) with the
 Fig 2 parameters: λ = 50 s⁻¹, dt = 1 ms, ε_Ω = 1e-3, ε_F = 1e-4, β = 1/0.9, μ = 0.02/0.9, T = 0.5,
 noise 0.001/0.01, input A = 2000 smoothed with σ = 30 ms in 1000-step blocks.
 
@@ -42,16 +42,16 @@ from typing import Optional
 
 import numpy as np
 
-from ..artifacts import save_figure
-from ..metrics import normalized_error, optimal_decoder, weight_distance
-from ..network import SCN, save_network
-from ..plasticity import FeedforwardRule, RecurrentRule
-from ..progress import progress_bar
-from ..rng import derive_seed
-from ..signals import correlated_gaussian, leaky_integrate
-from ..simulator import block_noise_source, learn, simulate
-from .fig2 import tuning_curves
-from .options import count_option
+from neuromorph.artifacts import save_figure
+from neuromorph.metrics import normalized_error, optimal_decoder, weight_distance
+from neuromorph.network import SCN, save_network
+from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+from neuromorph.progress import progress_bar
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.signals import correlated_gaussian, leaky_integrate
+from neuromorph.sim.simulator import block_noise_source, learn, simulate
+from neuromorph.experiments.fig2 import tuning_curves
+from neuromorph.experiments.options import count_option
 
 BLOCK = 1000
 FULL_ITERATIONS = 14_000  # the Fig 2 code's length (1.4e7 steps)

@@ -1,6 +1,6 @@
 """Fig 4: an EI network (300 E + 75 I, Dale's law) learns to represent three signals.
 
-Parameters are the authors' Fig 4 code's (reference §3.1): λ = 50 s⁻¹, dt = 0.1 ms,
+Parameters are the authors' Fig 4 code's (docs/authors_code.md §3.1): λ = 50 s⁻¹, dt = 0.1 ms,
 ε_F = 1e-5 (X→E, E→I), ε_Ω = 1e-4 (E→E, I→I, I→E), μ = 0.002, thresholds 0.5, refractory
 10 steps, voltage noise 0.002 in learning (E evaluation 0.001), threshold noise 0.02; input
 A = 2000, Gaussian smoothing σ = 30 samples (3 ms) in 1000-step blocks.
@@ -10,7 +10,7 @@ simulated time; the reference notes round this to "2^30 ≈ 1.07e9").  That is t
 ``iterations`` counts 1000-step blocks; ``quick=True`` uses 2^12 blocks (4.1e6 steps, 410 s
 simulated).  Whatever the length, metrics and figures say how it compares with the paper's.
 
-Evaluation at steps 2, 4, …, 2^J and at the end (reference §3.3): decoders of E and I fitted on
+Evaluation at steps 2, 4, …, 2^J and at the end (docs/authors_code.md §3.3): decoders of E and I fitted on
 a 4 s input at full amplitude; errors, rates and Var V on 1 s test trials; Fano factor and ISI CV
 of E neurons under constant inputs (``FanoCV``); plus E/I currents into the most active E neurons
 (EI balance), decoder vs F_E, effective E→E coupling vs −F_E F_Eᵀ, tuning curves (Fig 4D).
@@ -23,18 +23,18 @@ from typing import Optional
 
 import numpy as np
 
-from ..artifacts import save_figure
-from ..ei_simulator import (EIEvalProtocol, EILearnResult, evaluate_ei, fano_cv, initial_ei_network, learn_ei,
+from neuromorph.artifacts import save_figure
+from neuromorph.sim.ei_simulator import (EIEvalProtocol, EILearnResult, evaluate_ei, fano_cv, initial_ei_network, learn_ei,
                             simulate_ei)
-from ..metrics import ei_balance
-from ..network import EINetwork, save_network
-from ..plasticity import EIRules
-from ..progress import progress_bar
-from ..rng import derive_seed
-from ..signals import smoothed_white_noise
-from ..simulator import block_noise_source
-from .fig2 import snapshot_schedule
-from .options import count_option
+from neuromorph.metrics import ei_balance
+from neuromorph.network import EINetwork, save_network
+from neuromorph.sim.plasticity import EIRules
+from neuromorph.progress import progress_bar
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.signals import smoothed_white_noise
+from neuromorph.sim.simulator import block_noise_source
+from neuromorph.experiments.fig2 import snapshot_schedule
+from neuromorph.experiments.options import count_option
 
 BLOCK = 1000
 PAPER_ITERATIONS = 2 ** 20  # the code's hard-coded length: 2^20 blocks of 1000 steps
@@ -137,7 +137,7 @@ def tuning_curves(net: EINetwork, seed: int, n_angles: int = 36, magnitude: floa
 
 
 def _save_snapshots(path: Path, res: EILearnResult) -> None:
-    from ..network import atomic_write_bytes
+    from neuromorph.network import atomic_write_bytes
 
     arrays = {}
     for step, n in res.snapshots:

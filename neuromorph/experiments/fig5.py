@@ -1,11 +1,11 @@
 r"""Figs 5–6: 100 neurons learn a 25-channel speech envelope; then a new "non-speech" sound.
 
 Speech is synthesised offline with eSpeak NG and passed through a 25-channel gammatone
-filterbank (:mod:`neuromorph.speech`); the signal is ``x = gain · envelope / scale`` (``scale`` =
+filterbank (:mod:`neuromorph.sim.speech`); the signal is ``x = gain · envelope / scale`` (``scale`` =
 99th percentile of the training envelopes) and the input current is
 ``c = current_for_signal(x, λ, dt)``, so the network's leaky integral of ``c`` is exactly ``x``.
 
-Learning follows the authors' Fig 5 code (reference §4.1–4.3), mapped to this package's units:
+Learning follows the authors' Fig 5 code (docs/authors_code.md §4.1–4.3), mapped to this package's units:
 
 * recurrent rule (Eq 6) ``RecurrentRule(lr=ε·n, β=1, μ=0.1)`` with ε = 0.01;
 * correlated-input FF rule (S1 §12) ``FeedforwardRule(form="correlated")``: the code's
@@ -15,8 +15,8 @@ Learning follows the authors' Fig 5 code (reference §4.1–4.3), mapped to this
 * blocks of 500 envelope frames (2.5 s) drawn at random from the training speech, tapered to 0
   at both ends (20 ms) so consecutive blocks join continuously; learning-rate factor n = 0 for the
   first 4 blocks, then 5 / 2 / 0.5 over 25 % / 25 % / 50 % of the run (the paper's 2000 / 2000 /
-  4000 of 8000 blocks, with the §9-item-11 bug — 0.1 never reached — kept);
-* homeostatic thresholds between blocks (reference §4.3 step 7): ``T_k += ε n`` if neuron k fired
+  4000 of 8000 blocks, with the bug of docs/authors_code.md §9 item 11 — 0.1 never reached — kept);
+* homeostatic thresholds between blocks (docs/authors_code.md §4.3 step 7): ``T_k += ε n`` if neuron k fired
   more than 8 Hz × block length, ``−= ε n`` if it did not fire;
 * initial state: F ~ N(0, 0.025²), Ω off-diagonal ~ N(0, 0.1²), diagonal −0.8, T = 0.5, threshold
   noise 0.005, no voltage noise.
@@ -25,13 +25,13 @@ Evaluation: decoders are the network's own ``D = pinv(F, 0.1)·(−Ω)`` (the Fi
 ``pinv`` tolerance = absolute singular-value cut-off) and a least-squares decoder fitted on a
 separate speech segment; errors are the Fig 5 relative RMS (``relative_rms_error``) and the
 normalised error variance on held-out test sentences.  E/I currents of a neuron are the
-positive / negative parts of ``F_ij x_j`` and ``Ω_ik r_k`` (k ≠ i), summed separately (§4.5).
+positive / negative parts of ``F_ij x_j`` and ``Ω_ik r_k`` (k ≠ i), summed separately (docs/authors_code.md §4.5).
 
-Non-speech sound (§4.5, Fig 5D–F, Fig 6 iii): as in the code, a smoothed 200-ms step in envelope
+Non-speech sound (docs/authors_code.md §4.5, Fig 5D–F, Fig 6 iii): as in the code, a smoothed 200-ms step in envelope
 channels 18 and 20 only (0-based; the code's 19 and 21), here of height 2 (the speech envelopes'
 99th percentile is 1).  Coding error, rates and EI balance are measured on it before and after
 re-training for 100 blocks on speech with five bursts of it per block (full plasticity, n = 5;
-thresholds accumulate, unlike the code's §9-item-13 bug).  A control re-training on speech alone
+thresholds accumulate, unlike the code's bug, docs/authors_code.md §9 item 13).  A control re-training on speech alone
 gives the tuning drift expected without the new sound.  The same two frequencies played as pure
 tones through the filterbank (``tone_probe``) are reported too: the filterbank spreads them into
 neighbouring channels, which makes them far less novel.
@@ -45,15 +45,15 @@ from typing import Optional
 
 import numpy as np
 
-from .. import speech
-from ..metrics import ei_balance, normalized_error, optimal_decoder, relative_rms_error
-from ..network import SCN, save_network
-from ..plasticity import FeedforwardRule, RecurrentRule
-from ..progress import progress_bar
-from ..rng import derive_seed, make_state
-from ..signals import current_for_signal
-from ..simulator import SimState, learn, simulate
-from .options import count_option
+from neuromorph.sim import speech
+from neuromorph.metrics import ei_balance, normalized_error, optimal_decoder, relative_rms_error
+from neuromorph.network import SCN, save_network
+from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+from neuromorph.progress import progress_bar
+from neuromorph.sim.rng import derive_seed, make_state
+from neuromorph.sim.signals import current_for_signal
+from neuromorph.sim.simulator import SimState, learn, simulate
+from neuromorph.experiments.options import count_option
 
 FULL_ITERATIONS = 4000
 QUICK_ITERATIONS = 400
@@ -228,7 +228,7 @@ def probe_frames(data: SpeechData, cfg: Fig5Config, tone: bool = False) -> np.nd
 # network, learning, evaluation
 
 def initial_network(seed: int, cfg: Fig5Config) -> SCN:
-    """The naive network of the Fig 5 code (reference §4.1)."""
+    """The naive network of the Fig 5 code (docs/authors_code.md §4.1)."""
     rng = np.random.default_rng(derive_seed(seed, 50))
     N, M = cfg.n_neurons, cfg.n_channels
     F = rng.normal(0.0, cfg.F0_std, (N, M))
@@ -264,7 +264,7 @@ def learn_block(net: SCN, x: np.ndarray, state: SimState, rules: tuple) -> np.nd
 
 
 def homeostasis(net: SCN, counts: np.ndarray, duration_s: float, step: float, max_hz: float) -> None:
-    """Reference §4.3 step 7: raise T of neurons above ``max_hz``, lower T of silent ones."""
+    """docs/authors_code.md §4.3 step 7: raise T of neurons above ``max_hz``, lower T of silent ones."""
     if step > 0:
         net.thresholds += step * ((counts > max_hz * duration_s).astype(float) - (counts == 0).astype(float))
 
@@ -330,7 +330,7 @@ def run_network(net: SCN, x: np.ndarray, seed: int, *, every: int = 10, spikes: 
 
 def ei_currents(net: SCN, x: np.ndarray, r: np.ndarray) -> tuple:
     """Excitatory and inhibitory currents (T, N): positive / negative parts of F_ij x_j and of
-    Ω_ik r_k (k ≠ i, the self-reset excluded), summed separately (reference §4.5)."""
+    Ω_ik r_k (k ≠ i, the self-reset excluded), summed separately (docs/authors_code.md §4.5)."""
     F = net.F
     Om = net.Omega.copy()
     np.fill_diagonal(Om, 0.0)
@@ -586,7 +586,7 @@ PAPER_VS_HERE = {
              "the same step (code: five 40-frame bursts of value 50), merged into the speech by channel-wise max",
     "retraining": "100 blocks (the first 4 without plasticity, as in the main run), n = 5 for both rules as "
                   "fig5Anew's full-plasticity variant, but the FF constant stays 12 (netadapt: 100/120 of it) and "
-                  "thresholds accumulate (fixes reference §9 item 13); a speech-only control re-training is added",
+                  "thresholds accumulate (fixes docs/authors_code.md §9 item 13); a speech-only control re-training is added",
 }
 
 
@@ -622,7 +622,7 @@ def example_neuron(rates: np.ndarray) -> int:
 def write_figures(out: Path, *, cfg, net0, net, net2, ev0, ev1, ev2, pr1, pr2, hist, example) -> None:
     import matplotlib.pyplot as plt
 
-    from ..artifacts import save_figure
+    from neuromorph.artifacts import save_figure
 
     sec = 3.0
     s0, s1 = ev0["sim"], ev1["sim"]

@@ -1,6 +1,6 @@
 r"""Fig 7: robustness of learning to network size, missing connections, noise and synaptic delays.
 
-The paper (Brendel et al. 2020, Fig 7; reference notes §8 A6) trains EI networks on two random
+The paper (Brendel et al. 2020, Fig 7; docs/authors_code.md §8 A6) trains EI networks on two random
 input signals, N_E = 2 N_I, with the input variance tuned so that E neurons fire 5 Hz (I: 10 Hz),
 and reports the coding error (A) against network size, next to an "equivalent Poisson rate
 network"; (B) against the fraction of potential connections removed before learning; (C) against
@@ -9,7 +9,7 @@ the postsynaptic potential (Fig 7D).  No code exists for this figure; every prot
 is ours and is recorded in ``metrics.json``.
 
 Networks and learning (panels A, B, C)
-    :func:`~neuromorph.ei_simulator.learn_ei` (the Fig 4 code's kernel and EI rules: dt = 0.1 ms,
+    :func:`~neuromorph.sim.ei_simulator.learn_ei` (the Fig 4 code's kernel and EI rules: dt = 0.1 ms,
     λ = 50 s⁻¹, μ = 0.002, thresholds 0.5, refractory 1 ms, one spike per population per step,
     FF rule on the 6λ input trace), M = 2 inputs (1000-step blocks of Gaussian-smoothed white
     noise, σ = 3 ms), the reference's initial weights (:func:`initial_ei_network`), with two
@@ -124,17 +124,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..artifacts import save_figure
-from ..ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
-from ..metrics import mean_squared_error, normalized_error
-from ..network import SCN, EINetwork
-from ..plasticity import EIRules, FeedforwardRule, RecurrentRule
-from ..parallel import map_in_processes
-from ..progress import progress_bar
-from ..rng import derive_seed
-from ..signals import smoothed_white_noise
-from ..simulator import SimOptions, block_noise_source, learn, simulate
-from .options import count_option
+from neuromorph.artifacts import save_figure
+from neuromorph.sim.ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
+from neuromorph.metrics import mean_squared_error, normalized_error
+from neuromorph.network import SCN, EINetwork
+from neuromorph.sim.plasticity import EIRules, FeedforwardRule, RecurrentRule
+from neuromorph.parallel import map_in_processes
+from neuromorph.progress import progress_bar
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.signals import smoothed_white_noise
+from neuromorph.sim.simulator import SimOptions, block_noise_source, learn, simulate
+from neuromorph.experiments.options import count_option
 
 M = 2
 TARGET_RATE_E = 5.0

@@ -1,6 +1,6 @@
 r"""Fig 8: lesion of similarly tuned E neurons, then retraining with some plasticity blocked.
 
-The paper (Brendel et al. 2020, Fig 8; reference notes §8 A7): an EI network of 80 E and 40 I
+The paper (Brendel et al. 2020, Fig 8; docs/authors_code.md §8 A7): an EI network of 80 E and 40 I
 neurons learns two uncorrelated inputs; the E neurons whose decoders point "leftward" are
 killed; then (B) no plasticity, (C) 1000 s of retraining of all weights, (D) retraining of the
 recurrent weights only (E→E, E→I, I→E, I→I; the input weights as in B), (E) retraining of the
@@ -25,7 +25,7 @@ a homeostatic input gain during pre-training).  Schedule:
    "leftward") is removed (rows/columns deleted: it never fires again);
 4. four conditions from the same lesioned network, each retrained for ``retrain_s`` (1000 s)
    on the same input stream with ε_Ω = 1e-3, ε_F = 1e-4 and the pathway switches of
-   :class:`~neuromorph.plasticity.EIRules`: ``none`` (no retraining), ``full``, ``recurrent_only``
+   :class:`~neuromorph.sim.plasticity.EIRules`: ``none`` (no retraining), ``full``, ``recurrent_only``
    (``ff_XE`` off), ``feedforward_only`` (only ``ff_XE`` on);
 5. control (not in the paper): the *intact* network retrained with full plasticity for as long —
    learning has not reached a steady state at a frozen input amplitude (rates keep falling slowly),
@@ -59,17 +59,17 @@ from typing import Optional
 
 import numpy as np
 
-from ..artifacts import save_figure
-from ..ei_simulator import learn_ei, simulate_ei
-from ..network import EINetwork, save_network
-from ..plasticity import EIRules
-from ..parallel import map_in_processes
-from ..progress import progress_bar
-from ..rng import derive_seed
-from ..signals import smoothed_white_noise
-from ..simulator import block_noise_source
-from . import fig7
-from .options import count_option
+from neuromorph.artifacts import save_figure
+from neuromorph.sim.ei_simulator import learn_ei, simulate_ei
+from neuromorph.network import EINetwork, save_network
+from neuromorph.sim.plasticity import EIRules
+from neuromorph.parallel import map_in_processes
+from neuromorph.progress import progress_bar
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.signals import smoothed_white_noise
+from neuromorph.sim.simulator import block_noise_source
+from neuromorph.experiments import fig7
+from neuromorph.experiments.options import count_option
 
 PARAMS = dict(n_exc=80, n_inh=40, n_inputs=2, pretrain_fast_s=400.0, pretrain_s=400.0, retrain_s=1000.0,
               lr_rec=1e-3, lr_ff=1e-4, lr_ff_fast=1e-3, target_rate_E_hz=fig7.TARGET_RATE_E,
@@ -151,7 +151,7 @@ def decoders(net: EINetwork, amplitude: float, seed: int, trials: int = 16, step
 
 def signal_magnitude(amplitude: float, seed: int, steps: int = 50_000) -> float:
     """RMS of |x| for the test signal at ``amplitude`` (the tuning-curve stimulus size)."""
-    from ..signals import leaky_integrate
+    from neuromorph.sim.signals import leaky_integrate
 
     c = smoothed_white_noise(steps, 2, np.random.default_rng(seed), amplitude=amplitude, sigma=fig7.PARAMS["sigma"],
                              block=None)

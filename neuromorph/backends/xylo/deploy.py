@@ -19,7 +19,7 @@ from quantization.encoding import encode_signed_events
 from quantization.hardware import HardwareSpec
 from quantization.mapping import QuantizedSCN
 
-from .spec import XyloSpec
+from neuromorph.backends.xylo.spec import XyloSpec
 
 # int16 maximum: an output neuron fires only if its membrane reaches the top of the state range,
 # which the read-out scale (quantization headroom) keeps it well below in normal operation

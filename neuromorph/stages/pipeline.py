@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .artifacts import atomic_write_text, provenance, write_json
-from .config import dump_config
+from neuromorph.artifacts import atomic_write_text, provenance, write_json
+from neuromorph.config import dump_config
 
 
 def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
-    from .experiments import fig2
+    from neuromorph.experiments import fig2
 
     t = cfg["train"]
     metrics = fig2.run(out, seed=int(cfg["seed"]), iterations=int(t["iterations"]), init=t["init"],
@@ -27,10 +27,10 @@ def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
 
 def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
     """Run every stage under ``cfg``; returns the summary (also written to summary.json)."""
-    from .deploy_stage import deploy
-    from .progress import progress_bar
-    from .quantize_stage import quantize_run
-    from .verify_stage import verify
+    from neuromorph.stages.deploy import deploy
+    from neuromorph.progress import progress_bar
+    from neuromorph.stages.quantize import quantize_run
+    from neuromorph.stages.verify import verify
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

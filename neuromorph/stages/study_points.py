@@ -31,12 +31,12 @@ def cache_dir() -> Path:
 
 @lru_cache(maxsize=16)
 def _trained(n_neurons: int, iterations: int, seed: int, init: str):
-    from . import __version__
-    from .chip_training import refit_decoder
-    from .experiments import fig2
-    from .network import NetworkFileError, load_network, save_network
-    from .rng import derive_seed
-    from .simulator import block_noise_source, learn
+    from neuromorph import __version__
+    from neuromorph.quant.chip_training import refit_decoder
+    from neuromorph.experiments import fig2
+    from neuromorph.network import NetworkFileError, load_network, save_network
+    from neuromorph.sim.rng import derive_seed
+    from neuromorph.sim.simulator import block_noise_source, learn
 
     path = cache_dir() / f"fig2-v{__version__}-n{n_neurons}-it{iterations}-s{seed}-{init}.npz"
     if path.is_file():
@@ -61,9 +61,9 @@ def quantization_point(params: dict, seed: int) -> dict:
     from quantization.mapping import MappingOptions
     from quantization.mismatch import mismatch_instances
 
-    from .quantize_stage import (evaluation_signal, fake_quant_network, operating_statistics, quantize_network,
+    from neuromorph.quant.fakequant import (evaluation_signal, fake_quant_network, operating_statistics, quantize_network,
                                  signal_error)
-    from .simulator import SimOptions, chip_options
+    from neuromorph.sim.simulator import SimOptions, chip_options
 
     unknown = set(params) - KNOWN
     if unknown:
@@ -110,6 +110,6 @@ def quantization_point(params: dict, seed: int) -> dict:
 
 def fig7_point(params: dict, seed: int) -> dict:
     """Fig 7 robustness point (EI networks): see :mod:`neuromorph.experiments.fig7`."""
-    from .experiments import fig7
+    from neuromorph.experiments import fig7
 
     return fig7.point(params, seed)

@@ -6,8 +6,8 @@ import numpy as np
 from quantization.mapping import QuantizedSCN
 from quantization.mismatch import mismatch_instances
 
-from .network import SCN
-from .quantize_stage import fake_quant_network, signal_error
+from neuromorph.network import SCN
+from neuromorph.quant.fakequant import fake_quant_network, signal_error
 
 
 def mismatch_errors(net: SCN, q: QuantizedSCN, target, x: np.ndarray, *, sigma, n_instances: int, seed: int,

@@ -322,7 +322,7 @@ def scn_to_nir(net: SCN) -> nir.NIRGraph:
         tau=np.full(n, tau), r=np.full(n, tau / dt), v_leak=np.zeros(n),
         v_threshold=np.array(net.thresholds, dtype=np.float64),
         metadata={"note": "SCN membrane; NIR's subtractive reset is cancelled by the Omega "
-                          "diagonal (+ (1-lam*dt)*v_threshold), see neuromorph.backends.nir_exchange"},
+                          "diagonal (+ (1-lam*dt)*v_threshold), see neuromorph.backends.nir"},
     )
     nodes = {
         "input": nir.Input(input_type=np.array([m])),

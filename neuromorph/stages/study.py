@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Un
 
 import yaml
 
-from .artifacts import atomic_write_text, provenance, save_figure, write_json
+from neuromorph.artifacts import atomic_write_text, provenance, save_figure, write_json
 
 if TYPE_CHECKING:  # pandas is imported lazily: workers only need the task wrapper
     import pandas as pd
@@ -59,9 +59,9 @@ if TYPE_CHECKING:  # pandas is imported lazily: workers only need the task wrapp
 # kind -> "module:function".  Strings, not imports: a kind whose module is missing (or needs a
 # heavy stack) costs nothing until a study actually uses it, and then fails with a clear error.
 POINT_KINDS: dict[str, str] = {
-    "toy": "neuromorph.study:toy_point",
-    "quantization": "neuromorph.study_points:quantization_point",
-    "fig7": "neuromorph.study_points:fig7_point",
+    "toy": "neuromorph.stages.study:toy_point",
+    "quantization": "neuromorph.stages.study_points:quantization_point",
+    "fig7": "neuromorph.stages.study_points:fig7_point",
 }
 
 FIELDS = ("name", "kind", "description", "base", "sweep", "zip", "repetitions", "seed", "metric")
@@ -163,7 +163,7 @@ class Study:
 
     def repetition_seed(self, repetition: int) -> int:
         """Seed of repetition ``r`` (the same at every point: common random numbers)."""
-        from .rng import derive_seed
+        from neuromorph.sim.rng import derive_seed
 
         return derive_seed(self.seed, repetition)
 
@@ -423,7 +423,7 @@ def execute_task(spec: dict) -> dict:
 
     The error is kept (one-line message + traceback) so one bad point cannot kill a study.
     """
-    from . import __version__
+    from neuromorph import __version__
 
     started = time.time()
     t0 = time.perf_counter()
@@ -446,7 +446,7 @@ def execute_task(spec: dict) -> dict:
 
 def _lost_task_record(spec: dict, exc: BaseException, worker: str) -> dict:
     """Record for a task whose worker died or whose result could not be fetched."""
-    from . import __version__
+    from neuromorph import __version__
 
     return {"task": spec["task"], "point": spec["point"], "repetition": spec["repetition"],
             "seed": spec["seed"], "kind": spec["kind"], "params": spec["params"], "status": "error",
@@ -745,7 +745,7 @@ def run_study(study: Union[Study, Mapping, str, Path], out_dir: Union[str, Path]
                          "kind": study.kind, "target": target, "params": t.params})
     n_reused = len(records)
 
-    from .progress import progress_bar
+    from neuromorph.progress import progress_bar
 
     # all tasks reused: no cluster to start
     executor = _open_executor(mode, scheduler, n_workers, connect_timeout) if todo else _Executor("none")

@@ -15,15 +15,15 @@ from typing import Union
 
 import numpy as np
 
-from .artifacts import atomic_write_text, provenance, write_json
-from .network import load_network
+from neuromorph.artifacts import atomic_write_text, provenance, write_json
+from neuromorph.network import load_network
 
 
 def deploy(qdir: Union[str, Path], out: Union[str, Path], *, hardware: bool = False) -> dict:
     """Write the deployment artefacts of ``qdir`` into ``out``; returns a summary dict."""
-    from .backends.nir_exchange import save_nir, scn_to_nir, xylo_spec_to_nir
-    from .backends.xylo.rockpool_compat import SamnaUnavailableError, config_from_spec, samna_available
-    from .backends.xylo.spec import hardware_violations, load_spec
+    from neuromorph.backends.nir import save_nir, scn_to_nir, xylo_spec_to_nir
+    from neuromorph.backends.xylo.rockpool_compat import SamnaUnavailableError, config_from_spec, samna_available
+    from neuromorph.backends.xylo.spec import hardware_violations, load_spec
 
     qdir, out = Path(qdir), Path(out)
     spec_path = qdir / "spec.npz"

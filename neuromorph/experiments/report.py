@@ -12,7 +12,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .artifacts import atomic_write_text
+from neuromorph.artifacts import atomic_write_text
 
 # top-level keys that are bookkeeping, not results
 _SKIP = {"format_version", "experiment", "quick", "seed", "figures", "provenance", "checks", "summary",

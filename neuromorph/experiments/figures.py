@@ -8,8 +8,8 @@ from typing import Callable, Optional
 import matplotlib.pyplot as plt  # noqa: E402  (the CLI selects the headless Agg backend)
 import numpy as np  # noqa: E402
 
-from .artifacts import save_figure  # noqa: E402
-from .network import SCN  # noqa: E402
+from neuromorph.artifacts import save_figure  # noqa: E402
+from neuromorph.network import SCN  # noqa: E402
 
 
 def learning_curves(curve: dict, title: str = "") -> plt.Figure:
@@ -41,8 +41,8 @@ def fig2_figures(out: Path, *, net0: SCN, net: SCN, curve: dict, seed: int,
                  tuning: Optional[Callable] = None) -> None:
     """All Fig 2 panels: learning curves, F in the plane, Ω vs −FFᵀ, sine/cosine
     reconstruction and rasters before/after, tuning curves."""
-    from .signals import sine_cosine
-    from .simulator import simulate
+    from neuromorph.sim.signals import sine_cosine
+    from neuromorph.sim.simulator import simulate
 
     out = Path(out)
     save_figure(learning_curves(curve, "Fig 2: learning"), out / "learning_curves.png")

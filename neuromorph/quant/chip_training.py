@@ -4,7 +4,7 @@ Two tools, both running the paper's own recurrent and feed-forward rules:
 
 * :func:`adapt_to_chip` — *delay-aware retraining*.  On silicon there is no one-spike-per-step
   arbiter, recurrent input passes a bit-shift synapse and the reset is subtractive
-  (:func:`neuromorph.simulator.chip_options`).  A network learnt with the arbiter is unstable
+  (:func:`neuromorph.sim.simulator.chip_options`).  A network learnt with the arbiter is unstable
   under those dynamics: neighbouring neurons fire in the same step, overshoot, and the
   *excitatory* lateral weights between opposite neurons (Ω_ik = −F_i·F_k > 0) turn the
   overshoot into ping-pong.  Measured on the Fig 2 network: 12 kHz, error 0.69.  Removing the
@@ -23,12 +23,12 @@ import numpy as np
 
 from quantization.mapping import QuantizedSCN, syn_gain
 
-from .metrics import optimal_decoder
-from .network import SCN
-from .plasticity import FeedforwardRule, RecurrentRule
-from .rng import derive_seed
-from .signals import smoothed_white_noise
-from .simulator import SimOptions, WeightGrid, block_noise_source, chip_options, learn, simulate
+from neuromorph.metrics import optimal_decoder
+from neuromorph.network import SCN
+from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.signals import smoothed_white_noise
+from neuromorph.sim.simulator import SimOptions, WeightGrid, block_noise_source, chip_options, learn, simulate
 
 
 def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, steps: int = 50_000,
@@ -77,7 +77,7 @@ def retrain_quantized(q: QuantizedSCN, like: SCN, *, steps: int = 200_000, seed:
     """Run the local rules on the integer network ``q`` (weights stay on its grid) and return
     the re-balanced integer network (thresholds, leak and scales unchanged) with its read-out
     weights refitted."""
-    from .quantize_stage import fake_quant_network
+    from neuromorph.quant.fakequant import fake_quant_network
 
     grid = weight_grid(q)
     net = fake_quant_network(q, like)
@@ -102,7 +102,7 @@ def refit_readout(q: QuantizedSCN, like: SCN, seed: int, options: Optional[SimOp
     read-out grid (same scale and shift)."""
     from quantization.fixed_point import qmax
 
-    from .quantize_stage import fake_quant_network
+    from neuromorph.quant.fakequant import fake_quant_network
 
     fq = refit_decoder(fake_quant_network(q, like), seed, options)
     m = qmax(q.weight_bits)

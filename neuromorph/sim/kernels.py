@@ -1,6 +1,6 @@
 r"""Compiled (numba) per-step kernel of the SCN simulator with plasticity.
 
-One time step, in the order of the authors' Fig 2 code (see ``shared/reference`` §2.3):
+One time step, in the order of the authors' Fig 2 code (see ``docs/authors_code.md`` §2.3):
 
 1. recurrent input arriving now: ``a = buf[t mod L]`` (spikes emitted ``delay`` steps ago,
    default 1: the code's "kick at the next step"); optionally filtered by a first-order synapse
@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rng import normal, uniform
+from neuromorph.sim.rng import normal, uniform
 
 THRESHOLD_NOISE_CUTOFF = 8.0
 

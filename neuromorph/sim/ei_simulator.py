@@ -4,14 +4,14 @@ The network is an :class:`~neuromorph.network.EINetwork`: N_E excitatory neurons
 M input currents through ``F_E`` and excite each other (``W_EE`` ≥ 0) and the N_I inhibitory
 neurons (``W_EI`` ≥ 0); the I neurons inhibit the E neurons (``W_IE`` ≤ 0) and each other
 (``W_II`` ≤ 0).  The per-step dynamics and learning rules are those of the authors' Fig 4 code
-(``shared/reference`` §3.2, implemented in :mod:`neuromorph.ei_kernels`).  Dale's law is kept by
+(``docs/authors_code.md`` §3.2, implemented in :mod:`neuromorph.sim.ei_kernels`).  Dale's law is kept by
 clipping at every update; the E self-reset is fixed (``net.e_self_reset``).
 
 Public entry points
 
-* :func:`initial_ei_network` — the reference's initial weights (§3.1).
+* :func:`initial_ei_network` — the reference's initial weights (docs/authors_code.md §3.1).
 * :func:`simulate_ei` — frozen weights, optional recording (the reference's ``runnet`` order).
-* :func:`learn_ei` — plasticity on (:class:`~neuromorph.plasticity.EIRules` switches pathways),
+* :func:`learn_ei` — plasticity on (:class:`~neuromorph.sim.plasticity.EIRules` switches pathways),
   run in chunks with weight snapshots.
 * :func:`evaluate_ei` — decoders of E and I fitted on a 4 s input, test errors, rates, Var V.
 * :func:`fano_cv` — Fano factor and ISI CV of E neurons under constant inputs (``FanoCV.m``).
@@ -32,13 +32,13 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from . import ei_kernels as K
-from .evaluation import EvalProtocol
-from .metrics import fano_factor, normalized_error, optimal_decoder
-from .network import EINetwork
-from .plasticity import EIRules
-from .rng import as_state, state_from_generator
-from .signals import check_signal, leaky_integrate, smoothed_white_noise
+from neuromorph.sim import ei_kernels as K
+from neuromorph.sim.evaluation import EvalProtocol
+from neuromorph.metrics import fano_factor, normalized_error, optimal_decoder
+from neuromorph.network import EINetwork
+from neuromorph.sim.plasticity import EIRules
+from neuromorph.sim.rng import as_state, state_from_generator
+from neuromorph.sim.signals import check_signal, leaky_integrate, smoothed_white_noise
 
 RECORDABLE_EI = ("spikes_E", "spikes_I", "r_E", "r_I", "V_E", "V_I", "currents", "v_stats")
 _REC_BITS = {"spikes_E": K.REC_SPIKES_E, "spikes_I": K.REC_SPIKES_I, "r_E": K.REC_R_E, "r_I": K.REC_R_I,
@@ -349,7 +349,7 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
     (``ff_XE, ff_EI, rec_EE, rec_IE, rec_II``); a switched-off pathway keeps its weights exactly.
     ``snapshot_steps``: a snapshot at step s holds the weights after s learning steps.
     ``v_noise_E``: E voltage noise during learning (reference: 0.002; evaluation uses 0.001).
-    The learning loop's order has r incremented, then decayed (reference §3.2 step 11).
+    The learning loop's order has r incremented, then decayed (docs/authors_code.md §3.2 step 11).
     ``syn_tau`` (s, >= 0): alpha-shaped synaptic filter on the recurrent kicks (self-resets
     immediate), ``s1 ← a_s s1 + kick; s2 ← a_s s2 + (1 − a_s) s1; V += (1 − a_s) s2`` with
     a_s = exp(−dt/syn_tau); 0 (default) = instantaneous, as in the reference.
@@ -404,7 +404,7 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
 
 
 def initial_ei_network(n_e: int = 300, n_i: int = 75, m: int = 3, seed=0) -> EINetwork:
-    """The reference's initial EI network (§3.1).
+    """The reference's initial EI network (docs/authors_code.md §3.1).
 
     F_E (n_e, m): Gaussian rows normalised to unit length; thresholds T_E = ‖F_i‖²/2 = 0.5,
     T_I = 0.5; E→I: I neuron j receives 0.5 from every E neuron k with k mod n_i = j (for 300/75:
@@ -430,7 +430,7 @@ def initial_ei_network(n_e: int = 300, n_i: int = 75, m: int = 3, seed=0) -> EIN
 
 @dataclass
 class EIEvalProtocol(EvalProtocol):
-    """Evaluation protocol of the reference's EI code (§3.3): the SCN protocol's fields, with its
+    """Evaluation protocol of the reference's EI code (docs/authors_code.md §3.3): the SCN protocol's fields, with its
     4 s decoder fit at the test amplitude.  Lengths in steps, amplitudes of the input current
     (smoothed white noise with Gaussian σ = ``sigma`` samples, one sequence per trial)."""
 
@@ -440,7 +440,7 @@ class EIEvalProtocol(EvalProtocol):
 
 def evaluate_ei(net: EINetwork, seed, protocol: Optional[EIEvalProtocol] = None,
                 decoders: Optional[tuple] = None) -> dict:
-    """Fit decoders of both populations and test the frozen network (reference §3.3).
+    """Fit decoders of both populations and test the frozen network (docs/authors_code.md §3.3).
 
     Decoders D_E (M, N_E) and D_I (M, N_I) are least-squares fits of x from r_E and from r_I on
     one ``decoder_steps`` input at ``decoder_amplitude`` (unless ``decoders=(D_E, D_I)`` is given).

@@ -24,11 +24,11 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from . import kernels
-from .network import SCN
-from .plasticity import FF_FORMS, FeedforwardRule, RecurrentRule
-from .rng import as_state
-from .signals import check_signal
+from neuromorph.sim import kernels
+from neuromorph.network import SCN
+from neuromorph.sim.plasticity import FF_FORMS, FeedforwardRule, RecurrentRule
+from neuromorph.sim.rng import as_state
+from neuromorph.sim.signals import check_signal
 
 RECORDABLE = ("spikes", "r", "V", "currents")
 
@@ -251,7 +251,7 @@ def simulate(net: SCN, c: np.ndarray, *, seed=None, record: Sequence[str] = ("r"
     counts = np.zeros(n, dtype=np.int64)
     x = np.zeros((T, net.n_inputs))
     # the signal is cheap to compute outside the kernel; keep kernel state x in sync
-    from .signals import leaky_integrate
+    from neuromorph.sim.signals import leaky_integrate
 
     x[:] = leaky_integrate(c, net.lam, net.dt, x0=state.x)
     _run(net, c, state, opts, r_decay_first=r_decay_first, rec_mask=mask, rec=rec, counts=counts)
@@ -342,7 +342,7 @@ def block_noise_source(n_inputs: int, seed, *, amplitude: float = 2000.0, sigma:
     and the group index), so any chunking of the run sees the same input.  ``cov`` (M, M)
     mixes the channels to that covariance.
     """
-    from .signals import correlated_gaussian, smoothed_white_noise
+    from neuromorph.sim.signals import correlated_gaussian, smoothed_white_noise
 
     root_entropy = np.random.SeedSequence(seed).entropy
     glen = block * group

@@ -1,6 +1,6 @@
 r"""Compiled (numba) kernel of the excitatory–inhibitory (Dale's law) SCN of the paper's Fig 4.
 
-One time step, in the order of the authors' Fig 4 learning loop (``shared/reference`` §3.2).
+One time step, in the order of the authors' Fig 4 learning loop (``docs/authors_code.md`` §3.2).
 Notation: ``a = 1 − λdt`` (one-step leak), E-population state ``V_E, r_E`` (N_E,), I-population
 state ``V_I, r_I`` (N_I,), input trace ``b_E`` (M,), E-spike trace ``b_I`` (N_E,).  "prev" are the
 spikes emitted at the previous step (at most one per population in the default one-spike mode).
@@ -61,7 +61,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rng import normal
+from neuromorph.sim.rng import normal
 
 THRESHOLD_NOISE_CUTOFF = 8.0
 

@@ -15,11 +15,11 @@ from typing import Union
 import numpy as np
 from scipy.signal import lfilter
 
-from .artifacts import atomic_write_text, provenance, save_figure, write_json
-from .metrics import normalized_error
-from .network import load_network
-from .quantize_stage import QDIR_NETWORK, fake_quant_network, load_quantized, signal_error, evaluation_signal
-from .simulator import chip_options
+from neuromorph.artifacts import atomic_write_text, provenance, save_figure, write_json
+from neuromorph.metrics import normalized_error
+from neuromorph.network import load_network
+from neuromorph.quant.fakequant import QDIR_NETWORK, fake_quant_network, load_quantized, signal_error, evaluation_signal
+from neuromorph.sim.simulator import chip_options
 
 STATE_KEYS = ("Spikes", "Vmem", "Isyn", "Isyn2", "Vmem_out", "Isyn_out")
 XYLO_DEVICES = ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu")
@@ -27,7 +27,7 @@ XYLO_DEVICES = ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu")
 
 def compare_with_xylosim(spec, raster: np.ndarray, emulated: dict, device: str) -> dict:
     """Run Rockpool's XyloSim on ``raster`` and compare every recorded state with ``emulated``."""
-    from .backends.xylo.rockpool_compat import xylosim_from_spec
+    from neuromorph.backends.xylo.rockpool_compat import xylosim_from_spec
 
     sim = xylosim_from_spec(spec, device)
     t0 = time.perf_counter()
@@ -57,9 +57,9 @@ def saturation_counts(rec: dict) -> dict:
 def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test_steps: int = 10_000,
            with_xylosim: bool = True) -> dict:
     """Verify the deployment in ``qdir`` (output of ``quantize``); write verify.json, report.md, PNGs."""
-    from .backends.xylo.deploy import decode_output, encode_signal
-    from .backends.xylo.emulator import emulate
-    from .backends.xylo.spec import load_spec
+    from neuromorph.backends.xylo.deploy import decode_output, encode_signal
+    from neuromorph.backends.xylo.emulator import emulate
+    from neuromorph.backends.xylo.spec import load_spec
 
     qdir = Path(qdir)
     if not qdir.is_dir():
@@ -102,9 +102,9 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
         res["input_events_per_step"] = float(raster.sum() / test_steps)
         res["saturation_events"] = saturation_counts(rec)
         # per-neuron rates: emulator vs the fake-quant model under chip dynamics
-        from .simulator import simulate
-        from .signals import current_for_signal
-        from .rng import derive_seed
+        from neuromorph.sim.simulator import simulate
+        from neuromorph.sim.signals import current_for_signal
+        from neuromorph.sim.rng import derive_seed
 
         sim = simulate(fq_net, current_for_signal(x, fq_net.lam, fq_net.dt), seed=derive_seed(seed, 23),
                        record=("r",), options=chip)
@@ -134,9 +134,9 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
 def _figures(out: Path, res: dict, series: dict, ref, fq_net, x, seed) -> None:
     import matplotlib.pyplot as plt
 
-    from .rng import derive_seed
-    from .signals import current_for_signal
-    from .simulator import simulate
+    from neuromorph.sim.rng import derive_seed
+    from neuromorph.sim.signals import current_for_signal
+    from neuromorph.sim.simulator import simulate
 
     T = min(2000, x.shape[0])
     tt = np.arange(T) * ref.dt

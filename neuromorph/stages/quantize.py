@@ -1,15 +1,12 @@
 """The quantization stage as the product runs it: learnt float SCN in, integer network, fit
 check and report out (``neuromorph quantize``).
 
-The arithmetic lives in the lower-layer package :mod:`quantization`; this module supplies what
-only the simulator knows: the operating statistics (peak input per step, peak |V|, peak |x̂|)
-measured by running the float network, and the *fake-quant* evaluation — the dequantized
-network run in the float simulator, so the cost of quantization is seen apart from the chip's
-other differences (no spike arbiter, synaptic filtering, event-coded input).
+The integer arithmetic lives in the lower-layer package :mod:`quantization`; the float side
+(operating statistics, fake-quant evaluation, the quantized-network file) in
+:mod:`neuromorph.quant.fakequant`.
 """
 from __future__ import annotations
 
-import json
 
 from pathlib import Path
 from typing import Optional, Union
@@ -18,58 +15,13 @@ import numpy as np
 
 from quantization.fit_check import check_fit
 from quantization.hardware import HardwareSpec, load_target
-from quantization.mapping import MappingOptions, QuantizedSCN, map_scn, quantization_errors
+from quantization.mapping import MappingOptions, QuantizedSCN, quantization_errors
 
-from .artifacts import atomic_write_text, provenance, write_json
-from .metrics import normalized_error
-from .network import SCN, atomic_write_bytes, load_network
-from .rng import derive_seed
-from .signals import current_for_signal, leaky_integrate, smoothed_white_noise
-from .simulator import SimOptions, simulate
-
-QDIR_NETWORK = "quantized.npz"
-
-
-def evaluation_signal(n_inputs: int, steps: int, seed: int, lam: float, dt: float, amplitude: float = 2000.0,
-                sigma: float = 30.0) -> tuple:
-    """The evaluation input: smoothed white noise current c (T, M) and its signal x (T, M)."""
-    c = smoothed_white_noise(steps, n_inputs, np.random.default_rng(derive_seed(seed, 21)), amplitude=amplitude,
-                             sigma=sigma, block=None)
-    return c, leaky_integrate(c, lam, dt)
-
-
-def operating_statistics(net: SCN, c: np.ndarray, seed: int, dash_syn: int = 1) -> dict:
-    """Peak per-step input |dt·c|, peak |V| and peak |x| of the float network on input ``c``."""
-    from .backends.xylo.deploy import pre_emphasis
-
-    rec = simulate(net, c, seed=derive_seed(seed, 22), record=("V",))
-    u = c * net.dt
-    # the chip encoder sends the pre-emphasised drive (deploy.input_drive); size the gain for it
-    peak = max(float(np.abs(u).max()), float(np.abs(pre_emphasis(u, dash_syn)).max()))
-    return {"input_peak": peak, "v_peak": float(np.abs(rec.V).max()), "x_peak": float(np.abs(rec.x).max())}
-
-
-def fake_quant_network(q: QuantizedSCN, like: SCN) -> SCN:
-    """The float SCN the integer network implements (chip leak, dequantized weights)."""
-    d = q.dequantize()
-    return SCN(F=d["F"], Omega=d["Omega"], D=d["D"], thresholds=d["thresholds"], lam=d["lam"], dt=q.dt,
-               v_noise=like.v_noise, t_noise=like.t_noise, meta={"fake_quant_of": q.target})
-
-
-def signal_error(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] = None) -> dict:
-    """Drive ``net`` so that it should represent ``x`` (T, M) (input current computed for the
-    network's own leak) and return the normalised error of D r and the mean rate (Hz)."""
-    c = current_for_signal(x, net.lam, net.dt)
-    rec = simulate(net, c, seed=derive_seed(seed, 23), record=("r",), options=options)
-    return {"error": normalized_error(x, rec.r @ net.D.T), "rate_hz": rec.mean_rate_hz()}
-
-
-def quantize_network(net: SCN, target: HardwareSpec, stats: dict, options: Optional[MappingOptions] = None,
-                     margin: float = 1.25) -> QuantizedSCN:
-    """Map ``net`` onto ``target`` using measured operating statistics with a safety margin."""
-    return map_scn(net.F, net.Omega, net.D, net.thresholds, net.lam, net.dt, target,
-                   input_peak=stats["input_peak"] * margin, v_peak=stats["v_peak"] * margin,
-                   x_peak=stats["x_peak"] * margin, options=options)
+from neuromorph.artifacts import atomic_write_text, provenance, write_json
+from neuromorph.network import SCN, load_network
+from neuromorph.sim.rng import derive_seed
+from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_quant_network, operating_statistics,
+                                       quantize_network, save_quantized, signal_error)
 
 
 def fit_report(q: QuantizedSCN, target: HardwareSpec) -> dict:
@@ -83,29 +35,6 @@ def fit_report(q: QuantizedSCN, target: HardwareSpec) -> dict:
                     n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
                     taus=np.array([1.0 / q.lam]), dt=q.dt)
     return rep.to_dict()
-
-
-def save_quantized(q: QuantizedSCN, path: Union[str, Path]) -> Path:
-    """Versioned integer network: NPZ arrays + JSON metadata entry, written atomically."""
-    d = q.to_arrays()
-    payload = dict(d["arrays"])
-    payload["__meta__"] = np.array(json.dumps(d["meta"], default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-    return atomic_write_bytes(path, lambda fh: np.savez(fh, **payload))
-
-
-def load_quantized(path: Union[str, Path]) -> QuantizedSCN:
-    path = Path(path)
-    if path.is_dir():
-        path = path / QDIR_NETWORK
-    if not path.is_file():
-        raise FileNotFoundError(f"quantized network not found: {path} (run 'neuromorph quantize' first)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-        meta = json.loads(str(data.pop("__meta__")))
-        return QuantizedSCN.from_arrays(data, meta)
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a valid quantized network ({exc})") from None
 
 
 def find_network(run_dir: Union[str, Path]) -> Path:
@@ -127,8 +56,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float and
     fake-quant error on a common test signal, write QDIR.  Returns the report dict."""
-    from .backends.xylo.deploy import spec_from_quantized
-    from .backends.xylo.spec import save_spec
+    from neuromorph.backends.xylo.deploy import spec_from_quantized
+    from neuromorph.backends.xylo.spec import save_spec
 
     net = load_network(find_network(run_dir))
     if not isinstance(net, SCN):
@@ -147,8 +76,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
               "adapted_to_chip": adapt}
     if adapt:
         # delay-aware retraining (chip_training.adapt_to_chip): silicon has no spike arbiter
-        from .chip_training import adapt_to_chip
-        from .progress import progress_bar
+        from neuromorph.quant.chip_training import adapt_to_chip
+        from neuromorph.progress import progress_bar
 
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
             deployed = adapt_to_chip(net, steps=adapt_steps, seed=seed, progress=upd)
@@ -161,7 +90,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     fl = signal_error(net, x, seed)
     report["error_float"] = fl["error"]
     report["rate_float_hz"] = fl["rate_hz"]
-    from .simulator import chip_options
+    from neuromorph.sim.simulator import chip_options
 
     fq_ref = signal_error(fake_quant_network(q, net), x, seed)
     fq_chip = signal_error(fake_quant_network(q, net), x, seed, options=chip_options(q.dash_syn, q.dt))
@@ -181,13 +110,13 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                          "input_gain": q.input_gain, "scale_out": q.scale_out,
                          "expected_saturation": {"vmem_peak_fraction": stats["v_peak"] * q.scale_v / (2 ** (target.state_bits - 1) - 1)}}
     if mismatch > 0:
-        from .mismatch_study import mismatch_errors
+        from neuromorph.quant.mismatch_study import mismatch_errors
 
         report["mismatch"] = mismatch_errors(net, q, target, x, sigma=mismatch, n_instances=20, seed=seed, stats=stats)
     report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
                                                          "mismatch": mismatch, "run": str(run_dir)})
     out.mkdir(parents=True, exist_ok=True)
-    from .network import save_network
+    from neuromorph.network import save_network
 
     save_network(net, out / "network_float.npz")
     save_network(deployed, out / "network_deployed.npz")

@@ -2,7 +2,7 @@ r"""Local plasticity rules of Brendel et al. 2020, as separate, switchable objec
 
 Each rule is a small dataclass holding its constants and an ``enabled`` flag.  The simulator
 calls ``rule.on_spike(state, k)`` at every spike of neuron ``k`` (the Python reference path) or
-passes the constants to its compiled kernel (the fast path, :mod:`neuromorph.kernels`); both
+passes the constants to its compiled kernel (the fast path, :mod:`neuromorph.sim.kernels`); both
 paths are tested to give identical weights.  Switching a rule off (``enabled=False``) is how
 the paper's Fig 8 "manipulating plasticity" experiments are run.
 

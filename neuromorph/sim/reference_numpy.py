@@ -1,7 +1,7 @@
 """A straightforward per-step NumPy implementation of the SCN learning loop.
 
-It exists for two reasons: (1) tests check that the compiled kernel (:mod:`neuromorph.kernels`)
-gives *identical* spikes and weights, and that the rule objects of :mod:`neuromorph.plasticity`
+It exists for two reasons: (1) tests check that the compiled kernel (:mod:`neuromorph.sim.kernels`)
+gives *identical* spikes and weights, and that the rule objects of :mod:`neuromorph.sim.plasticity`
 (called here at spike times through ``rule.on_spike``) are what the kernel computes; (2) the
 benchmarks report the kernel's speed as a ratio against it.  It draws its noise from the same
 generator in the same order as the kernel.  Only the default discretisation (one spike per
@@ -13,10 +13,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .kernels import THRESHOLD_NOISE_CUTOFF
-from .network import SCN
-from .plasticity import FeedforwardRule, LearningState, RecurrentRule
-from .rng import normals
+from neuromorph.sim.kernels import THRESHOLD_NOISE_CUTOFF
+from neuromorph.network import SCN
+from neuromorph.sim.plasticity import FeedforwardRule, LearningState, RecurrentRule
+from neuromorph.sim.rng import normals
 
 
 def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence = (),

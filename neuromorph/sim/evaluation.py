@@ -1,6 +1,6 @@
 """Evaluation protocol of the reference (frozen weights): decoder fit, test trials, metrics.
 
-Follows ``shared/reference`` §2.5: the decoder is fitted by least squares on one long input at
+Follows ``docs/authors_code.md`` §2.5: the decoder is fitted by least squares on one long input at
 ``decoder_amplitude`` (0.3·A in Fig 2), then the network is tested on ``n_trials`` fresh inputs
 at the training amplitude; reported are the normalised error, mean rate and voltage variance.
 """
@@ -11,10 +11,10 @@ from typing import Optional
 
 import numpy as np
 
-from .metrics import normalized_error, optimal_decoder, voltage_variance
-from .network import SCN
-from .signals import smoothed_white_noise
-from .simulator import SimOptions, simulate
+from neuromorph.metrics import normalized_error, optimal_decoder, voltage_variance
+from neuromorph.network import SCN
+from neuromorph.sim.signals import smoothed_white_noise
+from neuromorph.sim.simulator import SimOptions, simulate
 
 
 @dataclass
