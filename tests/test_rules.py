@@ -64,7 +64,7 @@ def test_toy_rule_runs_through_learn():
     assert np.array_equal(res.network.F, net.F)  # no feed-forward rule: F frozen
     # the same spikes and weights from the NumPy reference, which calls the same compiled update
     c = block_noise_source(2, 3)(0, 3000)
-    F_ref, Om_ref, spikes = learn_numpy(net, c, make_state(2), (DecayRule(rate),), registry=reg)
+    _, Om_ref, spikes = learn_numpy(net, c, make_state(2), (DecayRule(rate),), registry=reg)
     res2 = learn(net, block_noise_source(2, 3), 3000, rules=(DecayRule(rate),), seed=make_state(2), registry=reg)
     assert (spikes >= 0).sum() == res2.total_spikes
     assert np.array_equal(res2.network.Omega, Om_ref)

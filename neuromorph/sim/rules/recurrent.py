@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
 from numba import njit
 
 from neuromorph.sim.rules.learning_state import LearningState
