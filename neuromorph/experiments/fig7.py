@@ -132,6 +132,7 @@ from neuromorph.sim.plasticity import EIRules, FeedforwardRule, RecurrentRule
 from neuromorph.parallel import map_in_processes
 from neuromorph.progress import progress_bar
 from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.loop import Simulator
 from neuromorph.sim.signals import smoothed_white_noise
 from neuromorph.sim.simulator import SimOptions, block_noise_source, learn, simulate
 from neuromorph.experiments.options import count_option
@@ -462,10 +463,6 @@ def train_scn(net: SCN, n_steps: int, seed: int, options: SimOptions, *, target_
 
 # ----------------------------------------------------------------------------------------------
 # evaluation: rate calibration, network error, equivalent Poisson population
-
-Simulator = Callable[[np.ndarray, np.random.Generator], dict]
-"""``sim(c, rng) -> {"x": (T, M), "spikes": {pop: (T, N)}, "r": {pop: (T, N)}}``."""
-
 
 def ei_simulator(net: EINetwork, syn_tau: float = 0.0) -> Simulator:
     def sim(c, rng):

@@ -54,23 +54,22 @@ the recorded exc + inh currents are exactly what the filter delivers.
 Threshold noise is drawn only for neurons with ``V − T > −8 σ_T`` (as in :mod:`kernels`): only
 those can reach a non-negative margin, so the selection is exact for all practical purposes.
 
-Plastic pathways are chosen by the bit mask ``plastic`` (0 = frozen weights, no traces).
+Plastic pathways are chosen by the bit mask ``plastic`` (0 = frozen weights, no traces); the
+pathways' updates (steps 4 and 8) are the compiled rules of :mod:`neuromorph.sim.rules.ei`.
+Arguments travel as the records :class:`EINet`, :class:`EIOptions`, :class:`EILearning`,
+:class:`EIKernelState`, :class:`EIRecord` (built by ``ei_simulator._kernel``).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from neuromorph.sim.rng import normal
+from neuromorph.sim.rules.ei import P_EE, P_EI, P_IE, P_II, P_XE, input_row, recurrent_column  # noqa: F401
 
 THRESHOLD_NOISE_CUTOFF = 8.0
-
-# plastic-pathway bits
-P_XE = 1
-P_EI = 2
-P_EE = 4
-P_IE = 8
-P_II = 16
 
 # record bits
 REC_SPIKES_E = 1
@@ -201,20 +200,105 @@ def _cascade_probe(sP, row, kick, syn_decay, g):
     sP[row, 1] = syn_decay * sP[row, 1] + g * sP[row, 0]
 
 
+class EINet(NamedTuple):
+    """The EI network as the kernel reads it: F (N_E, M); WEE (N_E, N_E); WEI (N_I, N_E);
+    WIE (N_E, N_I); WII (N_I, N_I) (working weights, changed in place by learning); TE (N_E,),
+    TI (N_I,) thresholds; decay = 1 − λdt; dt (s); vnE, vnI voltage and t_noise threshold noise σ;
+    refractory (steps); e_self_reset (the fixed E self-reset weight)."""
+
+    F: np.ndarray
+    WEE: np.ndarray
+    WEI: np.ndarray
+    WIE: np.ndarray
+    WII: np.ndarray
+    TE: np.ndarray
+    TI: np.ndarray
+    decay: float
+    dt: float
+    vnE: float
+    vnI: float
+    t_noise: float
+    refractory: int
+    e_self_reset: float
+
+
+class EIOptions(NamedTuple):
+    """one_spike (arbiter per population), r_decay_first (evaluation order), syn_decay = a_s
+    of the alpha synapse (0 = instantaneous kicks)."""
+
+    one_spike: bool
+    r_decay_first: bool
+    syn_decay: float
+
+
+class EILearning(NamedTuple):
+    """plastic: bit mask ``P_*`` (0 = frozen, no traces); lr_ff, lr_rec, mu, beta of
+    :class:`~neuromorph.sim.rules.ei.EIRules`; bE_decay, bI_decay per-step decays of the traces."""
+
+    plastic: int
+    lr_ff: float
+    lr_rec: float
+    mu: float
+    beta: float
+    bE_decay: float
+    bI_decay: float
+
+
+class EIKernelState(NamedTuple):
+    """Carried state (changed in place): rng uint64[4]; VE, rE, bI, refE, prevE (N_E,);
+    VI, rI, refI, prevI (N_I,); bE (M,); nprev int64[2]; step0 absolute index of the first step;
+    sE1, sE2 (N_E,), sI1, sI2 (N_I,), sP (4, 2) synaptic-filter stages."""
+
+    rng: np.ndarray
+    VE: np.ndarray
+    VI: np.ndarray
+    rE: np.ndarray
+    rI: np.ndarray
+    bE: np.ndarray
+    bI: np.ndarray
+    refE: np.ndarray
+    refI: np.ndarray
+    prevE: np.ndarray
+    prevI: np.ndarray
+    nprev: np.ndarray
+    step0: int
+    sE1: np.ndarray
+    sE2: np.ndarray
+    sI1: np.ndarray
+    sI2: np.ndarray
+    sP: np.ndarray
+
+
+class EIRecord(NamedTuple):
+    """Recording and accumulators (see :func:`ei_run`): mask (``REC_*``), probe_e, probe_i;
+    sE, sI, rE, rI, VE, VI, cur ((0, 0) when not recorded); countsE, countsI; vstatE, vstatI;
+    isi, last_spk."""
+
+    mask: int
+    probe_e: int
+    probe_i: int
+    sE: np.ndarray
+    sI: np.ndarray
+    rE: np.ndarray
+    rI: np.ndarray
+    VE: np.ndarray
+    VI: np.ndarray
+    cur: np.ndarray
+    countsE: np.ndarray
+    countsI: np.ndarray
+    vstatE: np.ndarray
+    vstatI: np.ndarray
+    isi: np.ndarray
+    last_spk: np.ndarray
+
+
 @njit(cache=True)
-def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
-           vnE, vnI, t_noise, rng,
-           VE, VI, rE, rI, bE, bI, refE, refI, prevE, prevI, nprev, step0,
-           syn_decay, sE1, sE2, sI1, sI2, sP,
-           refractory, one_spike, r_decay_first,
-           plastic, lr_ff, lr_rec, mu, beta, e_self_reset, bE_decay, bI_decay,
-           rec_mask, probe_e, probe_i,
-           rec_sE, rec_sI, rec_rE, rec_rI, rec_VE, rec_VI, rec_cur,
-           countsE, countsI, vstatE, vstatI, isi, last_spk):
+def ei_run(c, net, opt, lrn, st, rec):
     """Advance the EI network ``c.shape[0]`` steps in place; returns (E spikes, I spikes).
 
-    Shapes (N_E, N_I, M): F (N_E, M); WEE (N_E, N_E); WEI (N_I, N_E); WIE (N_E, N_I);
-    WII (N_I, N_I); TE (N_E,); TI (N_I,); c (L, M) input current.  State (modified in place):
+    c (L, M) input current; records :class:`EINet`, :class:`EIOptions`, :class:`EILearning`,
+    :class:`EIKernelState`, :class:`EIRecord`.  Shapes (N_E, N_I, M): F (N_E, M); WEE (N_E, N_E); WEI (N_I, N_E); WIE (N_E, N_I);
+    WII (N_I, N_I); TE (N_E,); TI (N_I,).  State (modified in place):
     VE, rE, bI, refE (int64), prevE (int64) (N_E,); VI, rI, refI, prevI (N_I,); bE (M,);
     refE/refI: absolute index of each neuron's last refractory step (−1 = none);
     nprev int64[2] = number of valid entries of prevE / prevI; rng uint64[4].
@@ -223,8 +307,8 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
     state is then neither read nor written); sE1, sE2 (N_E,), sI1, sI2 (N_I,) the two cascade
     stages of the E and I targets; sP (4, 2) the stages of the probe chains [E exc, E inh, I exc,
     I inh] (updated whenever the filter is on, so that continued runs record exactly).
-    Recordings (``(0, 0)`` arrays when not asked for): rec_sE (L, N_E) uint8, rec_sI (L, N_I) uint8,
-    rec_rE/rec_VE (L, N_E), rec_rI/rec_VI (L, N_I), rec_cur (L, 4) = [exc, inh] currents into E
+    Recordings (``(0, 0)`` arrays when not asked for): sE (L, N_E) uint8, sI (L, N_I) uint8,
+    rE/VE (L, N_E), rI/VI (L, N_I), cur (L, 4) = [exc, inh] currents into E
     neuron ``probe_e`` then [exc, inh] into I neuron ``probe_i`` (self-reset excluded; the summed
     feed-forward drive ``dt F_E[p] · c_t`` counts as excitatory when positive, inhibitory when
     negative; recurrent inputs by the sign of each weight; with the synaptic filter on, the
@@ -233,6 +317,12 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
     vstatI (2, N_I) = Σ V, Σ V²; isi (N_E, 3) = (n, Σ d, Σ d²) of E inter-spike intervals in steps,
     last_spk (N_E,) int64 absolute step of the last E spike (−1 = none yet).
     """
+    F, WEE, WEI, WIE, WII, TE, TI, decay, dt, vnE, vnI, t_noise, refractory, e_self_reset = net
+    one_spike, r_decay_first, syn_decay = opt
+    plastic, lr_ff, lr_rec, mu, beta, bE_decay, bI_decay = lrn
+    rng, VE, VI, rE, rI, bE, bI, refE, refI, prevE, prevI, nprev, step0, sE1, sE2, sI1, sI2, sP = st
+    (rec_mask, probe_e, probe_i, rec_sE, rec_sI, rec_rE, rec_rI, rec_VE, rec_VI, rec_cur,
+     countsE, countsI, vstatE, vstatI, isi, last_spk) = rec
     L = c.shape[0]
     NE = F.shape[0]
     M = F.shape[1]
@@ -316,12 +406,9 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             k = spkE[q]
             refE[k] = now + refractory
             if l_xe:
-                for j in range(M):
-                    F[k, j] += lr_ff * (bE[j] - F[k, j])
+                input_row(F, k, bE, lr_ff, False)
             if l_ee:
-                for i in range(NE):
-                    w = WEE[i, k] - lr_rec * (beta * (VE[i] + mu * rE[i]) + WEE[i, k])
-                    WEE[i, k] = w if w > 0.0 else 0.0
+                recurrent_column(WEE, k, VE, rE, lr_rec, beta, mu, True, False)
                 WEE[k, k] = e_self_reset
         # 6. I voltage (this step's E spikes, previous-step I spikes)
         for i in range(NI):
@@ -349,19 +436,11 @@ def ei_run(F, WEE, WEI, WIE, WII, TE, TI, decay, dt, c,
             k = spkI[q]
             refI[k] = now + refractory
             if l_ei:
-                for j in range(NE):
-                    w = WEI[k, j] + lr_ff * (bI[j] - WEI[k, j])
-                    WEI[k, j] = w if w > 0.0 else 0.0
+                input_row(WEI, k, bI, lr_ff, True)
             if l_ii:
-                for i in range(NI):
-                    w = WII[i, k] - lr_rec * (beta * (VI[i] + mu * rI[i]) + WII[i, k])
-                    if i == k:
-                        w -= lr_rec * mu
-                    WII[i, k] = w if w < 0.0 else 0.0
+                recurrent_column(WII, k, VI, rI, lr_rec, beta, mu, False, True)
             if l_ie:
-                for i in range(NE):
-                    w = WIE[i, k] - lr_rec * (beta * (VE[i] + mu * rE[i]) + WIE[i, k])
-                    WIE[i, k] = w if w < 0.0 else 0.0
+                recurrent_column(WIE, k, VE, rE, lr_rec, beta, mu, False, False)
         # 9. filtered spike trains, spike bookkeeping
         if r_decay_first:
             for i in range(NE):

@@ -32,24 +32,21 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from neuromorph.sim import ei_kernels as K
-from neuromorph.sim.evaluation import EvalProtocol
 from neuromorph.metrics import fano_factor, normalized_error, optimal_decoder
 from neuromorph.network import EINetwork
-from neuromorph.sim.plasticity import EIRules
+from neuromorph.sim import ei_kernels as K
+from neuromorph.sim.evaluation import EvalProtocol
+from neuromorph.sim.loop import InputSource, record_mask, run_chunks
+from neuromorph.sim.rules.ei import EIRules, plastic_mask
 from neuromorph.sim.rng import as_state, state_from_generator
 from neuromorph.sim.signals import check_signal, leaky_integrate, smoothed_white_noise
 
-RECORDABLE_EI = ("spikes_E", "spikes_I", "r_E", "r_I", "V_E", "V_I", "currents", "v_stats")
 _REC_BITS = {"spikes_E": K.REC_SPIKES_E, "spikes_I": K.REC_SPIKES_I, "r_E": K.REC_R_E, "r_I": K.REC_R_I,
              "V_E": K.REC_V_E, "V_I": K.REC_V_I, "currents": K.REC_CURRENTS, "v_stats": K.REC_VSTATS}
+RECORDABLE_EI = tuple(_REC_BITS)
 
 #: E voltage noise of the reference's learning loop (evaluation uses ``net.v_noise_E`` = 0.001).
 LEARN_V_NOISE_E = 0.002
-
-InputSource = Callable[[int, int], np.ndarray]
-"""``source(start_step, n_steps) -> c`` of shape (n_steps, M): a deterministic chunk provider."""
-
 
 @dataclass
 class EIState:
@@ -208,18 +205,19 @@ def _kernel(net: EINetwork, W: dict, c: np.ndarray, state: EIState, *, v_noise_E
     vsE, vsI = vstat if vstat else (_E2, _E2)
     isi = _E2 if isi is None else isi
     last_spk = np.zeros(0, np.int64) if last_spk is None else last_spk
-    out = K.ei_run(W["F_E"], W["W_EE"], W["W_EI"], W["W_IE"], W["W_II"], net.T_E, net.T_I, a, net.dt, c,
-                   float(v_noise_E), float(net.v_noise_I), float(net.t_noise), state.rng_state,
-                   state.V_E, state.V_I, state.r_E, state.r_I, state.b_E, state.b_I, state.ref_E, state.ref_I,
-                   state.prev_E, state.prev_I, state.n_prev, state.step,
-                   syn_decay, state.syn_E1, state.syn_E2, state.syn_I1, state.syn_I2, state.syn_probe,
-                   int(net.refractory), bool(one_spike), bool(r_decay_first),
-                   int(plastic), float(ru.lr_ff), float(ru.lr_rec), float(ru.mu), float(ru.beta),
-                   float(net.e_self_reset),
-                   bE_decay, a, int(rec_mask), int(probe[0]), int(probe[1]),
-                   rec.get("spikes_E", _E2u8), rec.get("spikes_I", _E2u8), rec.get("r_E", _E2),
-                   rec.get("r_I", _E2), rec.get("V_E", _E2), rec.get("V_I", _E2), rec.get("cur", _E2),
-                   cE, cI, vsE, vsI, isi, last_spk)
+    knet = K.EINet(W["F_E"], W["W_EE"], W["W_EI"], W["W_IE"], W["W_II"], net.T_E, net.T_I, a, net.dt,
+                   float(v_noise_E), float(net.v_noise_I), float(net.t_noise), int(net.refractory),
+                   float(net.e_self_reset))
+    kopt = K.EIOptions(bool(one_spike), bool(r_decay_first), syn_decay)
+    klrn = K.EILearning(int(plastic), float(ru.lr_ff), float(ru.lr_rec), float(ru.mu), float(ru.beta), bE_decay, a)
+    kst = K.EIKernelState(state.rng_state, state.V_E, state.V_I, state.r_E, state.r_I, state.b_E, state.b_I,
+                          state.ref_E, state.ref_I, state.prev_E, state.prev_I, state.n_prev, int(state.step),
+                          state.syn_E1, state.syn_E2, state.syn_I1, state.syn_I2, state.syn_probe)
+    krec = K.EIRecord(int(rec_mask), int(probe[0]), int(probe[1]),
+                      rec.get("spikes_E", _E2u8), rec.get("spikes_I", _E2u8), rec.get("r_E", _E2),
+                      rec.get("r_I", _E2), rec.get("V_E", _E2), rec.get("V_I", _E2), rec.get("cur", _E2),
+                      cE, cI, vsE, vsI, isi, last_spk)
+    out = K.ei_run(c, knet, kopt, klrn, kst, krec)
     state.step += c.shape[0]
     return out
 
@@ -235,12 +233,7 @@ def _weights(net: EINetwork) -> dict:
 
 
 def _record_mask(record: Iterable[str]) -> int:
-    mask = 0
-    for name in record:
-        if name not in _REC_BITS:
-            raise ValueError(f"cannot record {name!r}; choose from {RECORDABLE_EI}")
-        mask |= _REC_BITS[name]
-    return mask
+    return record_mask(record, _REC_BITS)
 
 
 def simulate_ei(net: EINetwork, c: np.ndarray, *, seed=None, record: Sequence[str] = ("r_E", "r_I"),
@@ -323,11 +316,6 @@ class EILearnResult:
     wall_seconds: float = 0.0
 
 
-def _plastic_mask(rules: EIRules) -> int:
-    return ((K.P_XE if rules.ff_XE else 0) | (K.P_EI if rules.ff_EI else 0) | (K.P_EE if rules.rec_EE else 0)
-            | (K.P_IE if rules.rec_IE else 0) | (K.P_II if rules.rec_II else 0))
-
-
 def _net_with(net: EINetwork, W: dict) -> EINetwork:
     out = net.copy()
     for name, arr in W.items():
@@ -370,31 +358,26 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
     else:
         state.check(net)
     W = _weights(net)
-    plastic = _plastic_mask(rules)
-    snaps = sorted({int(s) for s in snapshot_steps if 0 <= int(s) <= n_steps})
-    bounds = sorted(set(list(range(0, n_steps, int(chunk))) + snaps + [n_steps]))
+    plastic = plastic_mask(rules)
     result = EILearnResult(network=net)
     counts = (np.zeros(ne, np.int64), np.zeros(ni, np.int64))
-    si = 0
     t0 = time.perf_counter()
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        while si < len(snaps) and snaps[si] == a:
-            result.snapshots.append((a, _net_with(net, W)))
-            si += 1
-        c = check_signal("input current c", source(a, b - a), m)
-        if c.shape[0] != b - a:
-            raise ValueError(f"source returned {c.shape[0]} steps, expected {b - a}")
+
+    def advance(start: int, c: np.ndarray) -> None:
         nE, nI = _kernel(net, W, c, state, v_noise_E=v_noise_E, one_spike=one_spike, r_decay_first=False,
                          plastic=plastic, rules=rules, counts=counts, syn_tau=syn_tau)
         result.total_spikes_E += int(nE)
         result.total_spikes_I += int(nI)
+
+    def snapshot(step: int) -> None:
+        result.snapshots.append((step, _net_with(net, W)))
+
+    def check(step: int) -> None:
         if not all(np.all(np.isfinite(w)) for w in W.values()):
-            raise FloatingPointError(f"weights became non-finite by step {b}; lower the learning rates")
-        if progress is not None:
-            progress(b - a)
-    while si < len(snaps):
-        result.snapshots.append((snaps[si], _net_with(net, W)))
-        si += 1
+            raise FloatingPointError(f"weights became non-finite by step {step}; lower the learning rates")
+
+    run_chunks(source, n_steps, m, advance, chunk=chunk, snapshot_steps=snapshot_steps, snapshot=snapshot,
+               check=check, progress=progress)
     result.network = _net_with(net, W)
     result.counts_E, result.counts_I = counts
     result.n_steps = n_steps

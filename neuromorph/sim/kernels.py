@@ -13,7 +13,7 @@ One time step, in the order of the authors' Fig 2 code (see ``docs/authors_code.
 4. spike selection with threshold noise: ``u = V − T − σ_T η``;
    one-spike mode: ``k = argmax u``, spike iff ``u_k ≥ 0``;  multi-spike mode: every ``u_n ≥ 0``
 5. at each spike (V pre-reset, r excluding this spike): FF rule on ``F[k]``, recurrent rule
-   on ``Omega[:, k]``; then ``r_k += 1``; the (updated) column ``Omega[:, k]`` is queued for
+   on ``Omega[:, k]`` (the rules' compiled updates of :mod:`neuromorph.sim.rules`); then ``r_k += 1``; the (updated) column ``Omega[:, k]`` is queued for
    delivery ``delay`` steps later (it contains the self-reset ``Omega_kk``)
 6. ``r ← (1 − λdt) r`` after the increment (learning loop) or before it (``r_decay_first``,
    the frozen evaluation ``runnet``).
@@ -21,13 +21,25 @@ One time step, in the order of the authors' Fig 2 code (see ``docs/authors_code.
 Threshold noise is drawn only for neurons with ``V − T > −8 σ_T``: a Gaussian exceeds 8σ with
 probability 6·10⁻¹⁶, so this is exact in distribution for all practical purposes and saves
 most of the draws.
+
+Arguments travel as the records :class:`ScnNet`, :class:`ScnOptions`, :class:`ScnLearning`,
+:class:`ScnState` and :class:`ScnRecord` (NamedTuples of arrays and numbers, built by
+``simulator._run``).  :func:`scn_run` (cached) runs the built-in rules; :func:`scn_run_with`
+gives the same step loop (:func:`make_scn_steps`) compiled for other rules' functions (a
+registered rule that is not built in; compiled on first use in a process).
 """
 from __future__ import annotations
+
+import functools
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from neuromorph.sim.rng import normal, uniform
+from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
+from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
+from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
 
 THRESHOLD_NOISE_CUTOFF = 8.0
 
@@ -36,6 +48,84 @@ REC_SPIKES = 1
 REC_R = 2
 REC_V = 4
 REC_CURRENTS = 8
+
+
+class ScnNet(NamedTuple):
+    """The network as the kernel reads it.  F (N, M), Om (N, N) are the working weights (learning
+    changes them in place); T (N,) thresholds; decay = 1 − λdt; dt (s); v_noise, t_noise the
+    voltage and threshold noise σ (voltage units)."""
+
+    F: np.ndarray
+    Om: np.ndarray
+    T: np.ndarray
+    decay: float
+    dt: float
+    v_noise: float
+    t_noise: float
+
+
+class ScnOptions(NamedTuple):
+    """Discretisation (see ``simulator.SimOptions``).  delay: the smallest delay in steps;
+    delay_mat (N, N) int64 per-connection delays or (0, 0) for the scalar one; syn_decay = a_s
+    (0 = no filter); syn_order 1 or 2; r_decay_first: decay r before the increment."""
+
+    one_spike: bool
+    r_decay_first: bool
+    delay: int
+    delay_mat: np.ndarray
+    syn_decay: float
+    syn_order: int
+    subtractive: bool
+    max_events: int
+
+
+class ScnLearning(NamedTuple):
+    """Plasticity.  ff_on / rec_on: the pathway learns; ff / rec: the rules' parameter records
+    (:mod:`neuromorph.sim.rules`); b_decay = 1 − λ_b dt of the FF trace; q_rec, q_ff, q_max,
+    diag_off (N,) or (1,): the weight grid (0 = none, ``simulator.WeightGrid``)."""
+
+    ff_on: bool
+    ff: tuple
+    rec_on: bool
+    rec: tuple
+    b_decay: float
+    q_rec: float
+    q_ff: float
+    q_max: float
+    diag_off: np.ndarray
+
+
+class ScnState(NamedTuple):
+    """Carried state (modified in place): rng uint64[4]; V, r, syn, syn2 (N,); x, b, m (M,);
+    buf, bufE, bufI (max delay + 1, N); U (N, M); step0 absolute index of the first step."""
+
+    rng: np.ndarray
+    V: np.ndarray
+    r: np.ndarray
+    x: np.ndarray
+    b: np.ndarray
+    buf: np.ndarray
+    syn: np.ndarray
+    syn2: np.ndarray
+    U: np.ndarray
+    m: np.ndarray
+    bufE: np.ndarray
+    bufI: np.ndarray
+    step0: int
+
+
+class ScnRecord(NamedTuple):
+    """Recording: mask (``REC_*`` bits); spikes (L, N) uint8, r, V, E, I (L, N) float64, or (0, 0)
+    when not recorded; counts (N,) int64 accumulates spikes per neuron."""
+
+    mask: int
+    spikes: np.ndarray
+    r: np.ndarray
+    V: np.ndarray
+    E: np.ndarray
+    I: np.ndarray
+    counts: np.ndarray
+
 
 
 @njit(cache=True)
@@ -55,186 +145,186 @@ def grid_round(w, offset, q, q_max, rng_state):
     return n * q - offset
 
 
-@njit(cache=True)
-def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
-            V, r, x, b, buf, syn, syn2, step0,
-            one_spike, r_decay_first, delay, delay_mat, syn_decay, syn_order, subtractive, max_events,
-            lr_rec, beta, mu, w_max, lr_ff, alpha, ff_form, b_decay, U, m, cov_rate,
-            q_rec, q_ff, q_max, diag_off,
-            rec_mask, rec_spikes, rec_r, rec_V, rec_E, rec_I, bufE, bufI,
-            counts, tmp_u, tmp_rec):
-    """Advance the network ``c.shape[0]`` steps in place. Returns the number of spikes.
+def make_scn_steps(ff_update, ff_step, rec_update):
+    """The compiled step loop with these rules: ``ff_update(F, k, b, U, p)``,
+    ``ff_step(F, b, U, m, p)``, ``rec_update(Om, k, V, r, p)`` (called only when their pathway
+    learns).  The rules are free variables of the loop, so their calls compile as direct
+    (inlinable) calls and a cached caller stays cacheable."""
 
-    Shapes: F (N, M), Om (N, N), T (N,), c (L, M); state V, r (N,), x, b (M,), buf (max delay+1, N),
-    syn, syn2 (N,); delay_mat (N, N) per-connection delays in steps or (0, 0) for the scalar ``delay``; U (N, M), m (M,) (correlated FF rule only); rec_* (L, N) or (0, 0) when not
-    recorded; bufE/bufI like buf (currents only); counts (N,) accumulates spikes per neuron.
-    """
-    L = c.shape[0]
-    N = F.shape[0]
-    M = F.shape[1]
-    nbuf = buf.shape[0]
-    learn_rec = lr_rec > 0.0
-    learn_ff = lr_ff > 0.0
-    rec_cur = (rec_mask & REC_CURRENTS) != 0
-    cutoff = -THRESHOLD_NOISE_CUTOFF * t_noise
-    total = 0
-    spk = np.empty(N, dtype=np.int64)
-    nev = np.ones(N, dtype=np.int64)
-    # which buffer slots hold queued recurrent input (skip empty ones: spiking is sparse)
-    dirty = np.ones(nbuf, dtype=np.bool_)
-    for t in range(L):
-        slot = (step0 + t) % nbuf
-        # 1. recurrent arrivals (with optional first-order synaptic filter)
-        if syn_decay > 0.0 and syn_order == 2:
-            # second-order (alpha-shaped) synapse: two first-order stages in cascade, unit charge
-            for i in range(N):
-                syn[i] = syn_decay * syn[i] + buf[slot, i]
-                syn2[i] = syn_decay * syn2[i] + (1.0 - syn_decay) * syn[i]
-                tmp_rec[i] = (1.0 - syn_decay) * syn2[i]
-                buf[slot, i] = 0.0
-        elif syn_decay > 0.0:
-            for i in range(N):
-                syn[i] = syn_decay * syn[i] + buf[slot, i]
-                tmp_rec[i] = (1.0 - syn_decay) * syn[i]
-                buf[slot, i] = 0.0
-        elif dirty[slot]:
-            for i in range(N):
-                tmp_rec[i] = buf[slot, i]
-                buf[slot, i] = 0.0
-        else:
-            for i in range(N):
-                tmp_rec[i] = 0.0
-        dirty[slot] = False
-        # 2a. voltage noise, one draw per neuron in neuron order before any other draw of the
-        # step (the order of the reference); a tight loop of its own runs twice as fast as drawing
-        # inside the voltage update
-        if v_noise > 0.0:
-            for i in range(N):
-                tmp_u[i] = v_noise * normal(rng_state)
-        if rec_cur:
-            for i in range(N):
-                e = 0.0
-                inh = 0.0
-                for j in range(M):
-                    v = dt * F[i, j] * c[t, j]
-                    if v > 0:
-                        e += v
-                    else:
-                        inh += v
-                rec_E[t, i] = e + bufE[slot, i]
-                rec_I[t, i] = inh + bufI[slot, i]
-                bufE[slot, i] = 0.0
-                bufI[slot, i] = 0.0
-        # 3. signal and feed-forward trace
-        for j in range(M):
-            x[j] = decay * x[j] + dt * c[t, j]
-            b[j] = b_decay * b[j] + dt * c[t, j]
-        if learn_ff and ff_form == 2:
-            for j in range(M):
-                m[j] = (1.0 - cov_rate) * m[j] + cov_rate * b[j]
-            for i in range(N):
-                proj = 0.0
-                for j in range(M):
-                    proj += F[i, j] * (b[j] - m[j])
-                for j in range(M):
-                    U[i, j] = (1.0 - cov_rate) * U[i, j] + cov_rate * proj * (b[j] - m[j])
-        # 2b + 4. voltage update (Eq 1) fused with spike selection (V is not read in between);
-        # one-spike mode keeps the largest margin, multi-spike mode every non-negative one
-        nsp = 0
-        best = -1
-        bestu = 0.0
-        for i in range(N):
-            acc = 0.0
-            for j in range(M):
-                acc += F[i, j] * c[t, j]
-            v = decay * V[i] + dt * acc + tmp_rec[i]
-            if v_noise > 0.0:
-                v += tmp_u[i]
-            V[i] = v
-            u = v - T[i]
-            if t_noise > 0.0 and u > cutoff:
-                u -= t_noise * normal(rng_state)
-            if one_spike:
-                if best < 0 or u > bestu:
-                    best = i
-                    bestu = u
-            elif u >= 0.0:
-                spk[nsp] = i
-                if subtractive:
-                    # the chip emits floor(V/θ) events (capped) and subtracts them all
-                    ne = 1 + int(u / T[i])
-                    nev[nsp] = ne if ne < max_events else max_events
-                nsp += 1
-        if one_spike and best >= 0 and bestu >= 0.0:
-            spk[0] = best
-            nsp = 1
-        # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
-        for q in range(nsp):
-            k = spk[q]
-            if learn_ff:
-                if ff_form == 0:
-                    for j in range(M):
-                        F[k, j] += lr_ff * (alpha * b[j] - F[k, j])
-                elif ff_form == 1:
-                    for j in range(M):
-                        F[k, j] += lr_ff * (b[j] - alpha * F[k, j])
-                else:
-                    for j in range(M):
-                        F[k, j] += lr_ff * (b[j] - alpha * U[k, j])
-                if q_ff > 0.0:
-                    for j in range(M):
-                        F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, rng_state)
-            if learn_rec:
+    @njit
+    def scn_steps(c, net, opt, lrn, st, rec):
+        F, Om, T, decay, dt, v_noise, t_noise = net
+        one_spike, r_decay_first, delay, delay_mat, syn_decay, syn_order, subtractive, max_events = opt
+        learn_ff, ff_p, learn_rec, rec_p, b_decay, q_rec, q_ff, q_max, diag_off = lrn
+        rng_state, V, r, x, b, buf, syn, syn2, U, m, bufE, bufI, step0 = st
+        rec_mask, rec_spikes, rec_r, rec_V, rec_E, rec_I, counts = rec
+        N = F.shape[0]
+        tmp_u = np.empty(N)
+        tmp_rec = np.empty(N)
+        L = c.shape[0]
+        M = F.shape[1]
+        nbuf = buf.shape[0]
+        rec_cur = (rec_mask & REC_CURRENTS) != 0
+        cutoff = -THRESHOLD_NOISE_CUTOFF * t_noise
+        total = 0
+        spk = np.empty(N, dtype=np.int64)
+        nev = np.ones(N, dtype=np.int64)
+        # which buffer slots hold queued recurrent input (skip empty ones: spiking is sparse)
+        dirty = np.ones(nbuf, dtype=np.bool_)
+        for t in range(L):
+            slot = (step0 + t) % nbuf
+            # 1. recurrent arrivals (with optional first-order synaptic filter)
+            if syn_decay > 0.0 and syn_order == 2:
+                # second-order (alpha-shaped) synapse: two first-order stages in cascade, unit charge
                 for i in range(N):
-                    Om[i, k] -= lr_rec * (beta * (V[i] + mu * r[i]) + Om[i, k])
-                    if i != k and Om[i, k] > w_max:
-                        Om[i, k] = w_max  # sign constraint on lateral weights (e.g. inhibition only)
-                Om[k, k] -= lr_rec * mu
-                if q_rec > 0.0:
-                    for i in range(N):
-                        Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max, rng_state)
-        if r_decay_first:
-            for i in range(N):
-                r[i] *= decay
-        dslot = (step0 + t + delay) % nbuf
-        per_conn = delay_mat.shape[0] > 0
-        if nsp > 0:
-            if per_conn:
-                for qq in range(nbuf):
-                    dirty[qq] = True
+                    syn[i] = syn_decay * syn[i] + buf[slot, i]
+                    syn2[i] = syn_decay * syn2[i] + (1.0 - syn_decay) * syn[i]
+                    tmp_rec[i] = (1.0 - syn_decay) * syn2[i]
+                    buf[slot, i] = 0.0
+            elif syn_decay > 0.0:
+                for i in range(N):
+                    syn[i] = syn_decay * syn[i] + buf[slot, i]
+                    tmp_rec[i] = (1.0 - syn_decay) * syn[i]
+                    buf[slot, i] = 0.0
+            elif dirty[slot]:
+                for i in range(N):
+                    tmp_rec[i] = buf[slot, i]
+                    buf[slot, i] = 0.0
             else:
-                dirty[dslot] = True
-        for q in range(nsp):
-            k = spk[q]
-            ne = nev[q] if (subtractive and not one_spike) else 1
-            r[k] += ne
-            counts[k] += ne
+                for i in range(N):
+                    tmp_rec[i] = 0.0
+            dirty[slot] = False
+            # 2a. voltage noise, one draw per neuron in neuron order before any other draw of the
+            # step (the order of the reference); a tight loop of its own runs twice as fast as drawing
+            # inside the voltage update
+            if v_noise > 0.0:
+                for i in range(N):
+                    tmp_u[i] = v_noise * normal(rng_state)
+            if rec_cur:
+                for i in range(N):
+                    e = 0.0
+                    inh = 0.0
+                    for j in range(M):
+                        v = dt * F[i, j] * c[t, j]
+                        if v > 0:
+                            e += v
+                        else:
+                            inh += v
+                    rec_E[t, i] = e + bufE[slot, i]
+                    rec_I[t, i] = inh + bufI[slot, i]
+                    bufE[slot, i] = 0.0
+                    bufI[slot, i] = 0.0
+            # 3. signal and feed-forward trace
+            for j in range(M):
+                x[j] = decay * x[j] + dt * c[t, j]
+                b[j] = b_decay * b[j] + dt * c[t, j]
+            if learn_ff:
+                ff_step(F, b, U, m, ff_p)
+            # 2b + 4. voltage update (Eq 1) fused with spike selection (V is not read in between);
+            # one-spike mode keeps the largest margin, multi-spike mode every non-negative one
+            nsp = 0
+            best = -1
+            bestu = 0.0
             for i in range(N):
-                ds = (step0 + t + delay_mat[i, k]) % nbuf if per_conn else dslot
-                buf[ds, i] += ne * Om[i, k]
-                if rec_cur and i != k:
-                    w = Om[i, k]
-                    if w > 0:
-                        bufE[ds, i] += w
-                    else:
-                        bufI[ds, i] += w
-            if subtractive:
-                # reset −T_k at once (as the chip does); the rest of Ω_kk arrives through the synapse
-                V[k] -= ne * T[k]
-                ds = (step0 + t + delay_mat[k, k]) % nbuf if per_conn else dslot
-                buf[ds, k] += ne * T[k]
-        if not r_decay_first:
-            for i in range(N):
-                r[i] *= decay
-        total += nsp
-        # recording
-        if rec_mask & REC_SPIKES:
+                acc = 0.0
+                for j in range(M):
+                    acc += F[i, j] * c[t, j]
+                v = decay * V[i] + dt * acc + tmp_rec[i]
+                if v_noise > 0.0:
+                    v += tmp_u[i]
+                V[i] = v
+                u = v - T[i]
+                if t_noise > 0.0 and u > cutoff:
+                    u -= t_noise * normal(rng_state)
+                if one_spike:
+                    if best < 0 or u > bestu:
+                        best = i
+                        bestu = u
+                elif u >= 0.0:
+                    spk[nsp] = i
+                    if subtractive:
+                        # the chip emits floor(V/θ) events (capped) and subtracts them all
+                        ne = 1 + int(u / T[i])
+                        nev[nsp] = ne if ne < max_events else max_events
+                    nsp += 1
+            if one_spike and best >= 0 and bestu >= 0.0:
+                spk[0] = best
+                nsp = 1
+            # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
             for q in range(nsp):
-                rec_spikes[t, spk[q]] = nev[q] if (subtractive and not one_spike) else 1
-        if rec_mask & REC_R:
-            for i in range(N):
-                rec_r[t, i] = r[i]
-        if rec_mask & REC_V:
-            for i in range(N):
-                rec_V[t, i] = V[i]
-    return total
+                k = spk[q]
+                if learn_ff:
+                    ff_update(F, k, b, U, ff_p)
+                    if q_ff > 0.0:
+                        for j in range(M):
+                            F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, rng_state)
+                if learn_rec:
+                    rec_update(Om, k, V, r, rec_p)
+                    if q_rec > 0.0:
+                        for i in range(N):
+                            Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max, rng_state)
+            if r_decay_first:
+                for i in range(N):
+                    r[i] *= decay
+            dslot = (step0 + t + delay) % nbuf
+            per_conn = delay_mat.shape[0] > 0
+            if nsp > 0:
+                if per_conn:
+                    for qq in range(nbuf):
+                        dirty[qq] = True
+                else:
+                    dirty[dslot] = True
+            for q in range(nsp):
+                k = spk[q]
+                ne = nev[q] if (subtractive and not one_spike) else 1
+                r[k] += ne
+                counts[k] += ne
+                for i in range(N):
+                    ds = (step0 + t + delay_mat[i, k]) % nbuf if per_conn else dslot
+                    buf[ds, i] += ne * Om[i, k]
+                    if rec_cur and i != k:
+                        w = Om[i, k]
+                        if w > 0:
+                            bufE[ds, i] += w
+                        else:
+                            bufI[ds, i] += w
+                if subtractive:
+                    # reset −T_k at once (as the chip does); the rest of Ω_kk arrives through the synapse
+                    V[k] -= ne * T[k]
+                    ds = (step0 + t + delay_mat[k, k]) % nbuf if per_conn else dslot
+                    buf[ds, k] += ne * T[k]
+            if not r_decay_first:
+                for i in range(N):
+                    r[i] *= decay
+            total += nsp
+            # recording
+            if rec_mask & REC_SPIKES:
+                for q in range(nsp):
+                    rec_spikes[t, spk[q]] = nev[q] if (subtractive and not one_spike) else 1
+            if rec_mask & REC_R:
+                for i in range(N):
+                    rec_r[t, i] = r[i]
+            if rec_mask & REC_V:
+                for i in range(N):
+                    rec_V[t, i] = V[i]
+        return total
+
+    return scn_steps
+
+
+_builtin_steps = make_scn_steps(ff_update_builtin, ff_step_builtin, rec_update_builtin)
+
+
+@njit(cache=True)
+def scn_run(c, net, opt, lrn, st, rec):
+    """Advance the network ``c.shape[0]`` steps in place with the built-in rules. Returns the
+    number of spikes.  c (L, M) input current; the records as in the module docstring."""
+    return _builtin_steps(c, net, opt, lrn, st, rec)
+
+
+@functools.lru_cache(maxsize=None)
+def scn_run_with(ff_update, ff_step, rec_update):
+    """:func:`scn_run` for other rules' compiled functions (signatures in
+    :mod:`neuromorph.sim.rules.registry`): the loop compiled for them, once per process
+    (numba cannot cache a loop whose rules are not fixed in source)."""
+    return make_scn_steps(ff_update, ff_step, rec_update)

@@ -1,8 +1,9 @@
 """A straightforward per-step NumPy implementation of the SCN learning loop.
 
 It exists for two reasons: (1) tests check that the compiled kernel (:mod:`neuromorph.sim.kernels`)
-gives *identical* spikes and weights, and that the rule objects of :mod:`neuromorph.sim.plasticity`
-(called here at spike times through ``rule.on_spike``) are what the kernel computes; (2) the
+gives *identical* spikes and weights; the rules' updates are the same compiled functions the kernel
+calls (:mod:`neuromorph.sim.rules`, looked up in the same registry), called here from Python at
+spike times, so the step order, noise and bookkeeping are what this restatement checks; (2) the
 benchmarks report the kernel's speed as a ratio against it.  It draws its noise from the same
 generator in the same order as the kernel.  Only the default discretisation (one spike per
 step, delay 1, no synaptic filter) is implemented.
@@ -13,25 +14,28 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from neuromorph.sim.kernels import THRESHOLD_NOISE_CUTOFF
 from neuromorph.network import SCN
-from neuromorph.sim.plasticity import FeedforwardRule, LearningState, RecurrentRule
+from neuromorph.sim.kernels import THRESHOLD_NOISE_CUTOFF
 from neuromorph.sim.rng import normals
+from neuromorph.sim.rules import DEFAULT_REGISTRY, Binding, RuleRegistry
 
 
 def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence = (),
-                r_decay_first: bool = False) -> tuple:
+                r_decay_first: bool = False, registry: RuleRegistry = DEFAULT_REGISTRY) -> tuple:
     """Run ``c`` (T, M) through ``net`` with the given rules; returns (F, Omega, spikes (T,) int,
-    with −1 for no spike). ``rng_state`` is advanced exactly as the kernel advances it."""
+    with −1 for no spike). ``rng_state`` is advanced exactly as the kernel advances it.
+    ``rules`` are looked up in ``registry``; disabled ones are skipped."""
     F = net.F.copy()
     Om = net.Omega.copy()
     N, M = F.shape
     a = net.decay
-    rrule: Optional[RecurrentRule] = next((r for r in rules if isinstance(r, RecurrentRule) and r.enabled), None)
-    frule: Optional[FeedforwardRule] = next((r for r in rules if isinstance(r, FeedforwardRule) and r.enabled), None)
-    b_leak = net.lam if (frule is None or frule.trace_leak is None) else frule.trace_leak
+    bound = registry.bind([r for r in rules if getattr(r, "enabled", True)], net)
+    ff: Optional[Binding] = bound.get("feedforward")
+    rc: Optional[Binding] = bound.get("recurrent")
+    ff = ff if ff is not None and ff.active else None
+    rc = rc if rc is not None and rc.active else None
+    b_leak = net.lam if (ff is None or ff.trace_leak is None) else ff.trace_leak
     ab = 1.0 - b_leak * net.dt
-    cov_rate = frule.cov_leak * net.dt if frule is not None else 0.0
     V = np.zeros(N)
     r = np.zeros(N)
     b = np.zeros(M)
@@ -40,7 +44,6 @@ def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence 
     pending = np.zeros(N)
     cutoff = -THRESHOLD_NOISE_CUTOFF * net.t_noise
     spikes = np.full(c.shape[0], -1, dtype=np.int64)
-    st = LearningState(F=F, Omega=Om, V=V, r=r, b=b, U=U)
     for t in range(c.shape[0]):
         V *= a
         V += net.dt * (F @ c[t]) + pending
@@ -48,11 +51,8 @@ def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence 
             V += net.v_noise * normals(rng_state, N)
         b *= ab
         b += net.dt * c[t]
-        if frule is not None and frule.form == "correlated":
-            m *= 1 - cov_rate
-            m += cov_rate * b
-            U *= 1 - cov_rate
-            U += cov_rate * np.outer(F @ (b - m), b - m)
+        if ff is not None and ff.step is not None:
+            ff.step(F, b, U, m, ff.params)
         u = V - net.thresholds
         if net.t_noise > 0:
             cand = np.flatnonzero(u > cutoff)
@@ -61,10 +61,10 @@ def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence 
         pending = np.zeros(N)
         if u[k] >= 0:
             spikes[t] = k
-            if frule is not None:
-                frule.on_spike(st, k)
-            if rrule is not None:
-                rrule.on_spike(st, k)
+            if ff is not None:
+                ff.update(F, k, b, U, ff.params)
+            if rc is not None:
+                rc.update(Om, k, V, r, rc.params)
             if r_decay_first:
                 r *= a
             r[k] += 1.0

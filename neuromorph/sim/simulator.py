@@ -24,13 +24,18 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from neuromorph.sim import kernels
 from neuromorph.network import SCN
-from neuromorph.sim.plasticity import FF_FORMS, FeedforwardRule, RecurrentRule
+from neuromorph.sim import kernels
+from neuromorph.sim.loop import InputSource, record_mask, run_chunks
+from neuromorph.sim.rules import DEFAULT_REGISTRY, FeedforwardRule, RecurrentRule, RuleRegistry
+from neuromorph.sim.rules.feedforward import FeedforwardParams, no_step as _noop_step
+from neuromorph.sim.rules.feedforward import step_builtin as _ff_step_builtin
+from neuromorph.sim.rules.feedforward import update_builtin as _ff_update_builtin
+from neuromorph.sim.rules.recurrent import RecurrentParams
+from neuromorph.sim.rules.recurrent import update_column as _rec_update_builtin
 from neuromorph.sim.rng import as_state
 from neuromorph.sim.signals import check_signal
 
-RECORDABLE = ("spikes", "r", "V", "currents")
 
 
 @dataclass
@@ -146,19 +151,21 @@ class Recording:
         return float(self.counts.sum() / (self.duration * self.counts.size))
 
 
+_REC_BITS = {"spikes": kernels.REC_SPIKES, "r": kernels.REC_R, "V": kernels.REC_V,
+             "currents": kernels.REC_CURRENTS}
+RECORDABLE = tuple(_REC_BITS)
+
+
 def _record_mask(record: Iterable[str]) -> int:
-    mask = 0
-    for name in record:
-        if name not in RECORDABLE:
-            raise ValueError(f"cannot record {name!r}; choose from {RECORDABLE}")
-        mask |= {"spikes": kernels.REC_SPIKES, "r": kernels.REC_R, "V": kernels.REC_V,
-                 "currents": kernels.REC_CURRENTS}[name]
-    return mask
+    return record_mask(record, _REC_BITS)
 
 
 _EMPTY2 = np.zeros((0, 0))
 _EMPTY2I = np.zeros((0, 0), dtype=np.int64)
 _ZERO1 = np.zeros(1)
+# placeholders of a pathway without a rule (never called: the pathway does not learn)
+_NO_FF = FeedforwardParams(0, 0.0, 0.0, 0.0)
+_NO_REC = RecurrentParams(0.0, 0.0, 0.0, float("inf"))
 
 
 @dataclass
@@ -176,43 +183,49 @@ class WeightGrid:
 
 
 def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_first: bool,
-         rec_mask: int = 0, rec: Optional[dict] = None, offset: int = 0,
-         rrule: Optional[RecurrentRule] = None, frule: Optional[FeedforwardRule] = None,
+         rec_mask: int = 0, rec: Optional[dict] = None, offset: int = 0, bindings: Optional[dict] = None,
          counts: Optional[np.ndarray] = None, F=None, Om=None, grid: Optional["WeightGrid"] = None) -> int:
-    """Advance ``state`` over input ``c`` (L, M); learning modifies ``F``/``Om`` in place."""
+    """Advance ``state`` over input ``c`` (L, M); learning modifies ``F``/``Om`` in place.
+
+    ``bindings``: ``{pathway: Binding}`` of the rules (:meth:`RuleRegistry.bind`); none = frozen."""
     F = net.F if F is None else F
     Om = net.Omega if Om is None else Om
     n = F.shape[0]
     rec = rec or {}
+    bindings = bindings or {}
     L = c.shape[0]
 
     def sl(key, dtype=np.float64):
         a = rec.get(key)
         return a[offset:offset + L] if a is not None else np.zeros((0, 0), dtype=dtype)
 
-    lr_rec = rrule.lr if (rrule is not None and rrule.enabled) else 0.0
-    lr_ff = frule.lr if (frule is not None and frule.enabled) else 0.0
-    b_leak = net.lam if (frule is None or frule.trace_leak is None) else frule.trace_leak
+    ff = bindings.get("feedforward")
+    rc = bindings.get("recurrent")
+    b_leak = net.lam if (ff is None or ff.trace_leak is None) else ff.trace_leak
     if b_leak * net.dt >= 1:
         raise ValueError(f"FF trace leak {b_leak} s^-1 is too fast for dt={net.dt} s")
-    cov_rate = (frule.cov_leak * net.dt) if frule is not None else 0.0
     if counts is None:
         counts = np.zeros(n, dtype=np.int64)
-    tot = kernels.scn_run(
-        F, Om, net.thresholds, float(net.decay), float(net.dt), c, float(net.v_noise), float(net.t_noise),
-        state.rng_state,
-        state.V, state.r, state.x, state.b, state.buf, state.syn, state.syn2, state.step,
-        opts.one_spike, r_decay_first, int(np.min(opts.delay)) if np.ndim(opts.delay) else opts.delay,
-        opts.delay if np.ndim(opts.delay) else _EMPTY2I, opts.syn_decay(net.dt), opts.syn_order,
-        opts.subtractive_reset, opts.max_events,
-        lr_rec, rrule.beta if rrule else 0.0, rrule.mu if rrule else 0.0,
-        rrule.max_lateral if rrule else np.inf,
-        lr_ff, frule.alpha if frule else 0.0, FF_FORMS[frule.form] if frule else 0,
-        1.0 - b_leak * net.dt, state.U, state.m, cov_rate,
-        grid.q_rec if grid else 0.0, grid.q_ff if grid else 0.0, grid.q_max if grid else 0.0,
-        grid.diag_offset if grid else _ZERO1,
-        rec_mask, sl("spikes", np.uint8), sl("r"), sl("V"), sl("I_E"), sl("I_I"),
-        state.bufE, state.bufI, counts, np.empty(n), np.empty(n))
+    knet = kernels.ScnNet(F, Om, net.thresholds, float(net.decay), float(net.dt), float(net.v_noise),
+                          float(net.t_noise))
+    kopt = kernels.ScnOptions(bool(opts.one_spike), bool(r_decay_first),
+                              int(np.min(opts.delay)) if np.ndim(opts.delay) else opts.delay,
+                              opts.delay if np.ndim(opts.delay) else _EMPTY2I, opts.syn_decay(net.dt),
+                              int(opts.syn_order), bool(opts.subtractive_reset), int(opts.max_events))
+    klrn = kernels.ScnLearning(ff is not None and ff.active, ff.params if ff is not None else _NO_FF,
+                               rc is not None and rc.active, rc.params if rc is not None else _NO_REC,
+                               1.0 - b_leak * net.dt,
+                               grid.q_rec if grid else 0.0, grid.q_ff if grid else 0.0, grid.q_max if grid else 0.0,
+                               grid.diag_offset if grid else _ZERO1)
+    kst = kernels.ScnState(state.rng_state, state.V, state.r, state.x, state.b, state.buf, state.syn, state.syn2,
+                           state.U, state.m, state.bufE, state.bufI, int(state.step))
+    krec = kernels.ScnRecord(int(rec_mask), sl("spikes", np.uint8), sl("r"), sl("V"), sl("I_E"), sl("I_I"), counts)
+    if all(b.builtin for b in bindings.values()):
+        tot = kernels.scn_run(c, knet, kopt, klrn, kst, krec)
+    else:
+        ff_fns = (ff.update, ff.step or _noop_step) if ff is not None else (_ff_update_builtin, _ff_step_builtin)
+        rec_fn = rc.update if rc is not None else _rec_update_builtin
+        tot = kernels.scn_run_with(ff_fns[0], ff_fns[1], rec_fn)(c, knet, kopt, klrn, kst, krec)
     state.step += L
     return tot
 
@@ -274,31 +287,26 @@ class LearnResult:
     counts: Optional[np.ndarray] = None  # spikes per neuron over the run, (N,)
 
 
-InputSource = Callable[[int, int], np.ndarray]
-"""``source(start_step, n_steps) -> c`` of shape (n_steps, M): a deterministic chunk provider."""
-
-
 def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (RecurrentRule(), FeedforwardRule()),
           seed=None, options: Optional[SimOptions] = None, snapshot_steps: Sequence[int] = (),
           chunk: int = 100_000, progress: Optional[Callable[[int], None]] = None,
-          state: Optional[SimState] = None, grid: Optional[WeightGrid] = None) -> LearnResult:
+          state: Optional[SimState] = None, grid: Optional[WeightGrid] = None,
+          registry: RuleRegistry = DEFAULT_REGISTRY) -> LearnResult:
     """Train ``net`` (a copy is returned; ``net`` itself is not modified) for ``n_steps`` steps.
 
     ``source(start, L)`` supplies the input current chunk by chunk (so 10⁷-step protocols
     never hold the whole input in memory); ``start`` counts from the first step of *this call*,
     so when continuing with ``state=`` shift the source (``lambda s, n: src(done + s, n)``) or
-    the input replays from 0.  ``rules``: any of one :class:`RecurrentRule` and
-    one :class:`FeedforwardRule` (omit or disable one to freeze that pathway).
+    the input replays from 0.  ``rules``: at most one rule per pathway (feed-forward,
+    recurrent), e.g. one :class:`RecurrentRule` and one :class:`FeedforwardRule` (omit or
+    disable one to freeze that pathway); ``registry`` says which rule types exist and what
+    they compile to (:mod:`neuromorph.sim.rules`).
     ``snapshot_steps``: weights are copied *before* these step indices (0-based) are simulated;
     a snapshot at step s therefore holds the weights after s learning steps.
     """
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-    rrule = next((r for r in rules if isinstance(r, RecurrentRule)), None)
-    frule = next((r for r in rules if isinstance(r, FeedforwardRule)), None)
-    unknown = [r for r in rules if not isinstance(r, (RecurrentRule, FeedforwardRule))]
-    if unknown:
-        raise TypeError(f"unsupported rule object(s) for an SCN: {unknown}")
+    bindings = registry.bind(rules, net)
     opts = options or SimOptions()
     work = net.copy()
     n, m = work.n_neurons, work.n_inputs
@@ -306,28 +314,22 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
         state = SimState.zeros(n, m, opts.max_delay, as_state(seed))
     if np.ndim(opts.delay) and opts.delay.shape != (n, n):
         raise ValueError(f"per-connection delays have shape {opts.delay.shape}, the network has N = {n}")
-    snaps = sorted({int(s) for s in snapshot_steps if 0 <= int(s) <= n_steps})
     result = LearnResult(network=work)
-    bounds = sorted(set(list(range(0, n_steps, chunk)) + snaps + [n_steps]))
-    si = 0
     counts = np.zeros(n, dtype=np.int64)
-    for a, bnd in zip(bounds[:-1] + [n_steps], bounds[1:] + [n_steps]):
-        while si < len(snaps) and snaps[si] == a:
-            result.snapshots.append((a, work.F.copy(), work.Omega.copy()))
-            si += 1
-        if bnd <= a:
-            continue
-        c = source(a, bnd - a)
-        c = check_signal("input current c", c, m)
-        result.total_spikes += _run(work, c, state, opts, r_decay_first=False, rrule=rrule, frule=frule,
-                                    counts=counts, grid=grid)
+
+    def advance(start: int, c: np.ndarray) -> None:
+        result.total_spikes += _run(work, c, state, opts, r_decay_first=False, bindings=bindings, counts=counts,
+                                    grid=grid)
+
+    def snapshot(step: int) -> None:
+        result.snapshots.append((step, work.F.copy(), work.Omega.copy()))
+
+    def check(step: int) -> None:
         if not (np.all(np.isfinite(work.Omega)) and np.all(np.isfinite(work.F))):
-            raise FloatingPointError(f"weights became non-finite at step {bnd}; lower the learning rates")
-        if progress is not None:
-            progress(bnd - a)
-    while si < len(snaps):
-        result.snapshots.append((snaps[si], work.F.copy(), work.Omega.copy()))
-        si += 1
+            raise FloatingPointError(f"weights became non-finite at step {step}; lower the learning rates")
+
+    run_chunks(source, n_steps, m, advance, chunk=chunk, snapshot_steps=snapshot_steps, snapshot=snapshot,
+               check=check, progress=progress)
     result.n_steps = n_steps
     result.state = state
     result.counts = counts
