@@ -27,10 +27,6 @@ def default_config() -> dict:
     return yaml.safe_load(DEFAULT_PATH.read_text())
 
 
-def default_config_text() -> str:
-    return DEFAULT_PATH.read_text()
-
-
 def load_config(path: Optional[Union[str, Path]] = None, overrides: Optional[dict] = None) -> dict:
     """The default config updated by the file at ``path`` (if any) and ``overrides`` (dotted keys)."""
     cfg = default_config()

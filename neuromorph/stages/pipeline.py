@@ -76,11 +76,11 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
     }
     write_json(out / "summary.json", summary)
     atomic_write_text(out / "config.yaml", dump_config(cfg))
-    atomic_write_text(out / "report.md", pipeline_markdown(summary, train, qrep, ver))
+    atomic_write_text(out / "report.md", pipeline_markdown(summary, qrep, ver))
     return summary
 
 
-def pipeline_markdown(s: dict, train: dict, qrep: dict, ver: dict) -> str:
+def pipeline_markdown(s: dict, qrep: dict, ver: dict) -> str:
     def f(v):
         return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
