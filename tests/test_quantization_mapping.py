@@ -41,7 +41,13 @@ def test_hand_computed_mapping():
     assert q.scale_v == pytest.approx(S)
     assert q.shift_rec == 5
     assert q.threshold[0] == int(np.floor(S * 0.4 + 0.5))
-    assert q.w_rec[0, 0] == int(np.floor(S * (-0.7 + q.threshold[0] / S) / 32 - 0.5) + 1) or abs(q.w_rec[0, 0]) <= 127
+    # recurrent self-weight = the residual −0.7 + θ/S in state units on the 2^5 grid:
+    # (θ − 0.7 S)/32 = (5408 − 9463.7)/32 = −126.74 (S was chosen so that |residual| =
+    # 127/1.002 = 126.75 before θ's rounding, which moves it by ≤ 0.5/32), so it rounds to −127:
+    # the largest recurrent weight lands on the grid's end −q_max, no clipping
+    resid = (q.threshold[0] - 0.7 * S) / 2**5
+    assert 126.5 < -resid < 127.5
+    assert q.w_rec[0, 0] == -qmax(8)
     # the input gain is lowered from 15/0.5 so the input weight lands on +127 << s_in
     assert q.w_in[0, 0] == 127
     assert q.input_gain <= 15 / 0.5
