@@ -47,7 +47,7 @@ def test_hand_computed_mapping():
     # the largest recurrent weight lands on the grid's end −q_max, no clipping
     resid = (q.threshold[0] - 0.7 * S) / 2**5
     assert 126.5 < -resid < 127.5
-    assert q.w_rec[0, 0] == -qmax(8)
+    assert q.w_rec[0, 0] == -qmax(8) and q.stats["clipped"]["rec"] == 0
     # the input gain is lowered from 15/0.5 so the input weight lands on +127 << s_in
     assert q.w_in[0, 0] == 127
     assert q.input_gain <= 15 / 0.5
