@@ -1,6 +1,8 @@
-"""Writing outputs safely: JSON metrics, figures and reports are written to a temporary file
-beside the target and renamed into place, so an interrupted run never leaves a half-written
-file.  Every JSON artefact carries ``format_version`` and provenance (versions, seed)."""
+"""Writing outputs safely: every artefact (JSON metrics, figures, reports, ``.npz`` arrays,
+tables) is written to a temporary file beside the target and renamed into place, so an
+interrupted run never leaves a half-written file.  :func:`atomic_write` is the one writer; the
+text/bytes/JSON/figure helpers are thin wrappers around it.  Every JSON artefact carries
+``format_version`` and provenance (versions, seed)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +11,7 @@ import os
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, BinaryIO, Callable, Union
 
 import numpy as np
 
@@ -58,6 +60,30 @@ def atomic_write(path: Union[str, Path], write: Callable[[str], None], suffix: s
 def atomic_write_text(path: Union[str, Path], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file + rename)."""
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def atomic_write_bytes(path: Union[str, Path], writer: Callable[[BinaryIO], None]) -> Path:
+    """Write a binary file atomically by calling ``writer(fileobj)`` on the temporary file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Target file; its folder is created if missing.
+    writer : callable
+        Called once with the open binary file object, e.g. ``lambda fh: np.savez(fh, **arrays)``
+        (a file object rather than a name, so NumPy does not append ``.npz`` to the temp name).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            writer(fh)
+
+    return atomic_write(path, write)
 
 
 def write_json(path: Union[str, Path], data: dict) -> Path:

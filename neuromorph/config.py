@@ -13,9 +13,13 @@ import yaml
 
 DEFAULT_PATH = Path(__file__).parent / "configs" / "default.yaml"
 
+#: The spellings of a three-way switch (config values and command-line choices), in the order
+#: :func:`tri_state` documents them.
+TRI_STATE_CHOICES = ("auto", "on", "off")
+
 _CHOICES = {("train", "experiment"): ("fig2",), ("train", "init"): ("paper", "code"),
             ("quantize", "method"): ("scn", "global", "channel"), ("quantize", "rounding"): ("nearest", "stochastic"),
-            ("quantize", "adapt"): ("auto", "on", "off")}
+            ("quantize", "adapt"): TRI_STATE_CHOICES}
 _POSITIVE = {("train", "iterations"), ("quantize", "adapt_steps"), ("verify", "test_steps")}
 
 
@@ -23,12 +27,34 @@ class ConfigError(ValueError):
     """A malformed run configuration."""
 
 
+def tri_state(value: str) -> Optional[bool]:
+    """The flag a three-way switch stands for.
+
+    Parameters
+    ----------
+    value : str
+        One of :data:`TRI_STATE_CHOICES`.
+
+    Returns
+    -------
+    bool or None
+        ``None`` for ``"auto"`` (the callee decides, e.g. adaptation on for Xylo targets),
+        ``True`` for ``"on"``, ``False`` for ``"off"``.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+    """
+    if value == "auto":
+        return None
+    if value in ("on", "off"):
+        return value == "on"
+    raise ValueError(f"expected one of {list(TRI_STATE_CHOICES)}, got {value!r}")
+
+
 def default_config() -> dict:
     return yaml.safe_load(DEFAULT_PATH.read_text())
-
-
-def default_config_text() -> str:
-    return DEFAULT_PATH.read_text()
 
 
 def load_config(path: Optional[Union[str, Path]] = None, overrides: Optional[dict] = None) -> dict:

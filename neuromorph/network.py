@@ -27,7 +27,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from neuromorph.artifacts import atomic_write, json_default
+from neuromorph.artifacts import atomic_write_bytes, json_default
 
 FORMAT_NAME = "neuromorph-network"
 FORMAT_VERSION = 1
@@ -197,17 +197,6 @@ _ARRAYS = {
     "EINetwork": ("F_E", "W_EE", "W_EI", "W_IE", "W_II", "D_E", "D_I", "T_E", "T_I"),
 }
 _CLASSES = {"SCN": SCN, "EINetwork": EINetwork}
-
-
-def atomic_write_bytes(path: Union[str, Path], writer) -> Path:
-    """Call ``writer(fileobj)`` on a temporary binary file beside ``path``, then rename it into
-    place (:func:`neuromorph.artifacts.atomic_write`)."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            writer(fh)
-
-    return atomic_write(path, write)
 
 
 def save_network(net: Network, path: Union[str, Path]) -> Path:

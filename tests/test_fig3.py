@@ -35,6 +35,8 @@ def test_correlated_inputs_reshape_the_code(seed, sigma2):
     # independent inputs: evenly spread F, D = F^T, Omega = -F F^T; error falls
     assert abs(unc["F_alignment"] - 0.5) < 0.05
     assert unc["corr_D_Ft"] > 0.99 and unc["omega_distance_to_minus_FFt"] < 0.01
+    # 0.7 is the claim "error falls" (by 30 %); its seed spread is not measured here (justified
+    # by the claim only; the other margins come from the 6 seeds of the module docstring)
     assert eu["error"] < 0.7 * e0u["error"]
     # correlated inputs, same (plain) rule: F crowds on the high-variance axis
     assert plain["F_alignment"] > unc["F_alignment"] + 0.2

@@ -25,7 +25,9 @@ from neuromorph.experiments import fig7
 
 
 def test_noise_measure_round_trip_and_reference_level():
-    # the Fig 4 code's evaluation noise (0.001 per 0.1 ms step) is nu = 1 Hz
+    # the Fig 4 code's evaluation noise (0.001 per 0.1 ms step) is nu = 1 Hz: exactly
+    # 0.001 / sqrt(1 - 0.995²) · 50 / 0.5 = 1.00125 Hz, so rel=3e-3 covers the 1.25e-3 of the
+    # discrete-time stationary sd against the round 1 Hz
     assert fig7.noise_hz_of_step(0.001) == pytest.approx(1.0, rel=3e-3)
     for nu in (0.5, 3.0, 20.0):
         assert fig7.noise_hz_of_step(fig7.noise_step(nu)) == pytest.approx(nu)
@@ -86,7 +88,9 @@ def test_delay_is_the_time_to_peak_of_the_psp():
     for d in (0.5, 1.0, 2.0, 4.0):
         tau = fig7.alpha_tau_for_delay(d)
         assert fig7.psp_peak_ms(tau) == pytest.approx(d, rel=1e-8)
-        assert 0.05 * d < tau * 1e3 < 0.25 * d  # the PSC peaks (at tau) well before the PSP
+        # the PSC peaks (at tau) well before the PSP: tau/d = 0.128 / 0.145 / 0.168 / 0.200 for
+        # d = 0.5 / 1 / 2 / 4 ms (deterministic); the bounds are the claim "well before", kept
+        assert 0.05 * d < tau * 1e3 < 0.25 * d
     # the closed form against a brute-force integration (1 us steps) of the membrane equation,
     # including tau = 1/lam where the closed form's k vanishes
     for tau in (1e-4, 5e-4, 0.02):
@@ -113,6 +117,8 @@ def test_rate_calibration_reaches_target():
     net, _ = fig7.ei_network(10, 1)
     res = fig7.train_ei(net, 200_000, 1)
     amp, rate, ok = fig7.calibrate_amplitude(fig7.ei_simulator(res.network), 100.0, 5.0, 2)
+    # rel=0.2 is calibrate_amplitude's own definition of "reached" (within 20 % of the target),
+    # so this checks that ``ok`` and the returned rate agree
     assert ok and rate == pytest.approx(5.0, rel=0.2)
     assert amp > 100.0
 
@@ -166,6 +172,23 @@ def test_parallel_workers_give_the_serial_results(quick, tmp_path):
                        for p, rows in t.items()}
     assert strip(par["panels"]) == strip(m["panels"])
     assert par["checks"] == m["checks"]
+
+
+# Seed-to-seed spread of the quick-run quantities the tests below bound (measured, seeds 0-2;
+# the fixture runs seed 0, listed first):
+#   E rate over all rows (Hz):                   4.25-5.03, 4.46-5.09, 4.31-4.83  (bound 3.5-7)
+#   A: error n_inh 40 / n_inh 10:                0.41, 0.36, 0.50                 (bound < 0.75)
+#   A, B: max error / Poisson error:             0.53/0.56, 0.65/0.54, 0.58/0.78  (bounds < 0.8, < 0.9)
+#   A: max |Poisson rate / rate - 1|:            0.097, 0.084, 0.037              (bound rel=0.1)
+#   B: error 80 % removed / complete:            1.37, 1.65, 1.58                 (bound > 1.15)
+#   B: signal variance 80 % removed / complete:  0.61, 0.65, 0.63                 (bound < 0.8)
+#   MSE / (error x signal variance), max:        1.039, 1.020, 1.014              (bound <= 1.5)
+#   C: error at 10 Hz / 1 Hz noise, no delay:    0.85, 0.81, 0.88                 (bound < 1.3)
+#   C: error 4 ms delay / none, min over noise:  1.44, 1.42, 1.37                 (bound > 1.2)
+# The factors are the paper's qualitative claims (learnt beats Poisson, removal and delay hurt,
+# low noise is negligible) with a margin outside this spread.  The Poisson-rate match (rel=0.1)
+# is the tight one (4-10 % measured, Poisson draws from the smoothed PSTH of a short test): it
+# holds at the fixture's seed 0 (9.7 %) but is not a seed-robust margin.
 
 
 def test_quick_run_writes_figure_and_json(quick):

@@ -59,6 +59,20 @@ def quick():
                            retrain_s=p["retrain_s"], trials=p["eval_trials"], steps=p["eval_steps"], control=False)
 
 
+# Seed-to-seed spread of the quick-protocol ratios these tests bound (measured, seeds 0-3;
+# the fixture runs seed 0, listed first):
+#   none / intact, error at the intact rate:    1.92, 1.62, 1.81, 4.63   (bound > 1.2)
+#   hole / elsewhere tuning error (none):       3.65, 2.49, 1.96, 2.48   (bound > 1.5)
+#   feed-forward only / none, error:            6.02, 6.23, 2.54, 3.90   (bound > 1.5)
+#   feed-forward only / none, at matched rate:  6.23, 4.06, 4.11, 3.16   (bound > 2.0)
+#   recurrent only / none, at matched rate:     0.74, 0.76, 0.96, 0.31   (bound < 0.9)
+#   full / none, at matched rate:               0.73, 0.89, 0.71, 0.29   (bound < 0.9)
+# The factors are the paper's qualitative claims with a margin; all hold for every measured seed
+# except recurrent-only at seed 2 (0.96): on one seed that ordering is not guaranteed, which is
+# why test_full_fig8 asks for it over 10 seeds (paired CI, >= 7 of 10 wins) and the quick test
+# pins seed 0.
+
+
 def test_lesion_hits_leftward_quarter_and_costs_efficiency(quick):
     m = quick["metrics"]
     assert 14 <= quick["n_lesioned"] <= 26

@@ -37,7 +37,11 @@ def test_stage_outputs(stages):
     assert q["fit_check"]["ok"] and q["target"] == "xylo-audio-v2"
     v = json.loads((stages / "v" / "verify.json").read_text())
     assert v["emulator_matches_xylosim"] is True
-    assert v["error_emulated"] < 3 * v["error_float"] + 0.01  # the chip still represents its input
+    # the chip still represents its input: a coarse sanity bound, not a precision claim (that
+    # lives in test_quantization_mapping: 8 bits within 1.5x of float).  3x + 0.01 leaves room
+    # for the short 4000-step test and the shortened adaptation, and still fails for a chip
+    # that codes nothing (normalised error ≈ 1)
+    assert v["error_emulated"] < 3 * v["error_float"] + 0.01
     assert v["saturation_events"]["Vmem"] == 0
     for f in ("report.md", "reconstruction.png", "rates.png"):
         assert (stages / "v" / f).is_file()

@@ -41,7 +41,13 @@ def test_hand_computed_mapping():
     assert q.scale_v == pytest.approx(S)
     assert q.shift_rec == 5
     assert q.threshold[0] == int(np.floor(S * 0.4 + 0.5))
-    assert q.w_rec[0, 0] == int(np.floor(S * (-0.7 + q.threshold[0] / S) / 32 - 0.5) + 1) or abs(q.w_rec[0, 0]) <= 127
+    # recurrent self-weight = the residual −0.7 + θ/S in state units on the 2^5 grid:
+    # (θ − 0.7 S)/32 = (5408 − 9463.7)/32 = −126.74 (S was chosen so that |residual| =
+    # 127/1.002 = 126.75 before θ's rounding, which moves it by ≤ 0.5/32), so it rounds to −127:
+    # the largest recurrent weight lands on the grid's end −q_max, no clipping
+    resid = (q.threshold[0] - 0.7 * S) / 2**5
+    assert 126.5 < -resid < 127.5
+    assert q.w_rec[0, 0] == -qmax(8) and q.stats["clipped"]["rec"] == 0
     # the input gain is lowered from 15/0.5 so the input weight lands on +127 << s_in
     assert q.w_in[0, 0] == 127
     assert q.input_gain <= 15 / 0.5
@@ -83,12 +89,18 @@ def test_weights_fit_the_chip(learnt):
         m = qmax(bits)
         for w in (q.w_in, q.w_rec, q.w_out):
             assert np.abs(w).max() <= m
-        # full range: the largest recurrent and input weights sit on the grid's end
+        # full range: the largest recurrent and input weights sit on the grid's end.  The
+        # recurrent bound: the 1.002 margin puts the largest |Ω| at m/1.002 > 0.99 m, and
+        # rounding to the grid (θ's rounding included) moves it by at most 1 step (measured,
+        # training seeds 1-4 and 7: max|w_rec|/m = 1.0 at 2/4/8 bits, 0.998 at 12 bits)
         assert np.abs(q.w_rec).max() >= 0.99 * m - 1 and np.abs(q.w_in).max() == m
         assert q.stats["clipped"] == {"in": 0, "rec": 0, "out": 0}
     q = quantize_network(net, load_target("fixed-point", weight_bits=4), st)
     off = ~np.eye(net.n_neurons, dtype=bool)
     lsb = syn_gain(q.dash_syn) * 2.0 ** q.shift_rec / q.scale_v
+    # pairs symmetric to within a quarter of the 4-bit grid step (well inside the one step the
+    # mapping averages over); measured over training seeds 1-4 and 7: 34-52 % of the off-diagonal
+    # pairs, so > 25 % says the check below is run on a substantial set, not on a handful
     sym = off & (np.abs(net.Omega - net.Omega.T) < 0.25 * lsb)
     assert sym.sum() > 0.25 * off.sum()
     assert np.array_equal(q.w_rec[sym], q.w_rec.T[sym])  # symmetric pairs stay symmetric
@@ -100,6 +112,8 @@ def test_xylo_audio_v2_8bit_within_1_5x_of_float(learnt):
     q = quantize_network(net, XA2, st)
     e_float = signal_error(net, x, 0)["error"]
     e_q = signal_error(fake_quant_network(q, net), x, 0)["error"]
+    # the 1.5x is the issue's acceptance (8-bit Xylo within 1.5x of float), not a noise margin;
+    # measured over training seeds 1-4 and 7: e_q / e_float = 0.83-0.84
     assert e_q <= 1.5 * e_float
 
 
@@ -108,9 +122,14 @@ def test_error_falls_with_weight_bits(learnt):
     errs = [signal_error(fake_quant_network(quantize_network(net, load_target("fixed-point", weight_bits=b), st), net),
                         x, 0)["error"] for b in range(2, 13)]
     e_float = signal_error(net, x, 0)["error"]
-    # monotone: each extra bit may not raise the error by more than the estimator's noise (5 %)
+    # monotone: each extra bit may not raise the error by more than the estimator's noise (5 %:
+    # sd/mean of the float error over evaluation seeds 0-4 measured 4.3-5.7 % for training seeds
+    # 1-4 and 7)
     for b, (e0, e1) in enumerate(zip(errs, errs[1:]), start=2):
         assert e1 <= e0 * 1.05 + 1e-4, (b, errs)
+    # measured over training seeds 1-4 and 7: errs(2 bits) / errs(12 bits) = 83-171 and
+    # errs(12 bits) / e_float = 0.81-0.83; the factors are the claims ("far worse": an order of
+    # magnitude; "reaches the float error": within 6 sd of the 5 % estimator noise), far from both
     assert errs[0] > 10 * errs[-1]  # 2 bits is far worse than 12
     assert errs[-1] < 1.3 * e_float  # and 12 bits reaches the float error
 
@@ -169,6 +188,9 @@ def test_mismatch_zero_is_exact_and_error_grows(learnt):
     for s in (0.0, 0.05, 0.1, 0.2):
         errs = [signal_error(fake_quant_network(qi, net), x, 0)["error"] for qi in mismatch_instances(q, s, 20, seed=3)]
         means.append(np.mean(errs))
+    # 1.1: two estimator sds (5 % each) — σ = 0.05 may not look better than no mismatch beyond
+    # the noise; the factor 2 is the claim "20 % mismatch clearly hurts" (measured over training
+    # seeds 1-4 and 7: means[σ=0.2] / means[σ=0] = 9.0-11.6)
     assert means[0] <= means[1] * 1.1 and means[1] < means[2] < means[3]
     assert means[3] > 2 * means[0]
     with pytest.raises(ValueError, match="unknown mismatch class"):

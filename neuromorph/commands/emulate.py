@@ -24,7 +24,7 @@ def main(args) -> int:
 
     from neuromorph.backends.xylo.emulator import emulate
     from neuromorph.backends.xylo.spec import load_spec
-    from neuromorph.network import atomic_write_bytes
+    from neuromorph.artifacts import atomic_write_bytes
 
     spec = load_spec(args.spec)
     if not args.input.is_file():

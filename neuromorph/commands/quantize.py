@@ -15,6 +15,8 @@ Parameterised targets take overrides, e.g. --target fixed-point --set weight_bit
 
 
 def add_arguments(p) -> None:
+    from neuromorph.config import TRI_STATE_CHOICES
+
     p.add_argument("run_dir", type=Path, help="output directory of 'reproduce'/'train' (holds network.npz)")
     p.add_argument("--target", required=True, help="target name or YAML path")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -24,7 +26,7 @@ def add_arguments(p) -> None:
     p.add_argument("--rounding", default="nearest", choices=["nearest", "stochastic"])
     p.add_argument("--mismatch", type=float, default=0.0, metavar="SIGMA",
                    help="also evaluate 20 device instances with this relative variation")
-    p.add_argument("--adapt", default="auto", choices=["auto", "on", "off"],
+    p.add_argument("--adapt", default="auto", choices=TRI_STATE_CHOICES,
                    help="delay-aware retraining under the chip's dynamics before mapping "
                         "(auto: on for Xylo targets, which have no one-spike-per-step arbiter)")
     p.add_argument("--adapt-steps", type=int, default=400_000, help="length of that retraining (time steps)")
@@ -45,13 +47,14 @@ def parse_overrides(items) -> dict:
 
 
 def main(args) -> int:
+    from neuromorph.config import tri_state
     from neuromorph.stages.quantize import quantize_run
 
     if args.mismatch < 0:
         raise ValueError(f"--mismatch must be >= 0, got {args.mismatch}")
     rep = quantize_run(args.run_dir, args.target, args.out, seed=args.seed, mismatch=args.mismatch,
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
-                       adapt={"auto": None, "on": True, "off": False}[args.adapt], adapt_steps=args.adapt_steps)
+                       adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps)
     print(f"{rep['target']}: error float {rep['error_float']:.4g}, quantized {rep['error_quantized']:.4g}; "
           f"fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; wrote {args.out}")
     return 0 if rep["fit_check"]["ok"] else 1

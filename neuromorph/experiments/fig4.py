@@ -137,7 +137,7 @@ def tuning_curves(net: EINetwork, seed: int, n_angles: int = 36, magnitude: floa
 
 
 def _save_snapshots(path: Path, res: EILearnResult) -> None:
-    from neuromorph.network import atomic_write_bytes
+    from neuromorph.artifacts import atomic_write_bytes
 
     arrays = {}
     for step, n in res.snapshots:

@@ -357,7 +357,7 @@ def ei_summary(net: SCN, x: np.ndarray, r: np.ndarray) -> dict:
             "excitation_rms": e_rms, "net_to_excitation_rms": float(np.sqrt(np.mean(T ** 2))) / e_rms if e_rms > 0 else float("nan")}
 
 
-def coding(net: SCN, sim: dict, D: np.ndarray) -> dict:
+def coding(sim: dict, D: np.ndarray) -> dict:
     """Errors of decoder D on a :func:`run_network` result."""
     xh = sim["r"] @ D.T
     return {"relative_rms": relative_rms_error(sim["x"], xh), "normalized_variance": normalized_error(sim["x"], xh),
@@ -371,7 +371,7 @@ def evaluate_speech(net: SCN, x_fit: np.ndarray, x_test: np.ndarray, seed: int, 
     D_ls = optimal_decoder(fit["r"], fit["x"])
     test = run_network(net, x_test, derive_seed(seed, 71), spikes=spikes)
     D_w = weight_decoder(net)
-    return {"own_decoder": coding(net, test, D_w), "ls_decoder": coding(net, test, D_ls),
+    return {"own_decoder": coding(test, D_w), "ls_decoder": coding(test, D_ls),
             "ei": ei_summary(net, test["x"], test["r"]), "D_ls": D_ls, "D_w": D_w, "sim": test}
 
 
@@ -535,12 +535,12 @@ def probe_summary(net: SCN, x_probe: np.ndarray, x_tone: np.ndarray, ev: dict, s
     """Coding (own decoder; the speech least-squares decoder if ``ev`` has one), rates and EI
     balance of ``net`` on the probe, and the error on the pure-tone version of it."""
     sim = sim or run_network(net, x_probe, derive_seed(seed, 80))
-    out = {**coding(net, sim, ev["D_w"]), "max_neuron_rate_hz": float(sim["rates_hz"].max()),
+    out = {**coding(sim, ev["D_w"]), "max_neuron_rate_hz": float(sim["rates_hz"].max()),
            "ei": ei_summary(net, sim["x"], sim["r"])}
     if "D_ls" in ev:
-        out["ls_decoder_relative_rms"] = coding(net, sim, ev["D_ls"])["relative_rms"]
+        out["ls_decoder_relative_rms"] = coding(sim, ev["D_ls"])["relative_rms"]
     tone = run_network(net, x_tone, derive_seed(seed, 81))
-    out["tone_probe"] = coding(net, tone, ev["D_w"])
+    out["tone_probe"] = coding(tone, ev["D_w"])
     return out
 
 

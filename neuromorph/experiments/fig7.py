@@ -856,7 +856,7 @@ def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bo
         "syn_tau_ms_by_delay": {str(d): 1e3 * alpha_tau_for_delay(d, PARAMS["lam"]) for d in cfg["delays_ms"]},
         "wall_seconds": time.perf_counter() - t0,
     }
-    _figures(out, table, cfg, noise_only)
+    _figures(out, table, cfg)
     m["figures"] = sorted(q.name for q in out.glob("*.png"))
     return m
 
@@ -968,7 +968,7 @@ def _checks(table: dict, cfg: dict) -> tuple:
     return checks, nums
 
 
-def _figures(out: Path, table: dict, cfg: dict, noise_only: dict) -> None:
+def _figures(out: Path, table: dict, cfg: dict) -> None:
     import matplotlib.pyplot as plt
 
     def eb(ax, x, rows, key, **kw):

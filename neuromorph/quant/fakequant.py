@@ -23,8 +23,9 @@ import numpy as np
 from quantization.hardware import HardwareSpec
 from quantization.mapping import MappingOptions, QuantizedSCN, map_scn
 
+from neuromorph.artifacts import atomic_write_bytes
 from neuromorph.metrics import normalized_error
-from neuromorph.network import SCN, atomic_write_bytes
+from neuromorph.network import SCN
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.signals import current_for_signal, leaky_integrate, smoothed_white_noise
 from neuromorph.sim.simulator import SimOptions, simulate

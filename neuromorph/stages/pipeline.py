@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
-from neuromorph.config import dump_config
+from neuromorph.config import dump_config, tri_state
 
 
 def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
@@ -45,7 +45,7 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
         t0 = time.perf_counter()
         qrep = quantize_run(out / "train", q["target"], out / "quantize", seed=seed, mismatch=float(q["mismatch"]),
                             method=q["method"], rounding=q["rounding"],
-                            adapt={"auto": None, "on": True, "off": False}[q["adapt"]],
+                            adapt=tri_state(q["adapt"]),
                             adapt_steps=int(q["adapt_steps"]), progress=progress)
         times["quantize"] = time.perf_counter() - t0
         step(1)
@@ -76,11 +76,11 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
     }
     write_json(out / "summary.json", summary)
     atomic_write_text(out / "config.yaml", dump_config(cfg))
-    atomic_write_text(out / "report.md", pipeline_markdown(summary, train, qrep, ver))
+    atomic_write_text(out / "report.md", pipeline_markdown(summary, qrep, ver))
     return summary
 
 
-def pipeline_markdown(s: dict, train: dict, qrep: dict, ver: dict) -> str:
+def pipeline_markdown(s: dict, qrep: dict, ver: dict) -> str:
     def f(v):
         return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 

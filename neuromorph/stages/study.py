@@ -41,7 +41,6 @@ import os
 import re
 import socket
 import sys
-import tempfile
 import time
 import traceback
 import uuid
@@ -51,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Un
 
 import yaml
 
-from neuromorph.artifacts import atomic_write_text, provenance, save_figure, write_json
+from neuromorph.artifacts import atomic_write, atomic_write_text, provenance, save_figure, write_json
 
 if TYPE_CHECKING:  # pandas is imported lazily: workers only need the task wrapper
     import pandas as pd
@@ -622,14 +621,7 @@ def _write_tables(df: "pd.DataFrame", out_dir: Path) -> None:
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 # mixed types (e.g. a sweep over [1, "auto"]): Parquet needs one type per column
                 pq_df[col] = pq_df[col].map(lambda v: None if v is None else str(v))
-    fd, tmp = tempfile.mkstemp(prefix=".results.parquet.", suffix=".tmp", dir=str(out_dir))
-    os.close(fd)
-    try:
-        pq_df.to_parquet(tmp, index=False)
-        os.replace(tmp, out_dir / "results.parquet")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(out_dir / "results.parquet", lambda tmp: pq_df.to_parquet(tmp, index=False))
     atomic_write_text(out_dir / "results.csv", df.to_csv(index=False))
 
 
