@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from quantization.chip_arith import grid_round
+
 from neuromorph.sim.rng import normal, uniform
 
 THRESHOLD_NOISE_CUTOFF = 8.0
@@ -36,23 +38,6 @@ REC_SPIKES = 1
 REC_R = 2
 REC_V = 4
 REC_CURRENTS = 8
-
-
-@njit(cache=True)
-def grid_round(w, offset, q, q_max, rng_state):
-    """Stochastically round ``w + offset`` onto the grid ``q·n`` (|n| ≤ q_max), minus ``offset``.
-
-    Unbiased (E[result] = w inside the range), so learning updates much smaller than one grid
-    step still move the weight on average: quantization-aware local learning."""
-    v = (w + offset) / q
-    n = np.floor(v)
-    if uniform(rng_state) < v - n:
-        n += 1.0
-    if n > q_max:
-        n = q_max
-    elif n < -q_max:
-        n = -q_max
-    return n * q - offset
 
 
 @njit(cache=True)
@@ -183,7 +168,7 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
                         F[k, j] += lr_ff * (b[j] - alpha * U[k, j])
                 if q_ff > 0.0:
                     for j in range(M):
-                        F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, rng_state)
+                        F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, uniform(rng_state))
             if learn_rec:
                 for i in range(N):
                     Om[i, k] -= lr_rec * (beta * (V[i] + mu * r[i]) + Om[i, k])
@@ -192,7 +177,8 @@ def scn_run(F, Om, T, decay, dt, c, v_noise, t_noise, rng_state,
                 Om[k, k] -= lr_rec * mu
                 if q_rec > 0.0:
                     for i in range(N):
-                        Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max, rng_state)
+                        Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max,
+                                               uniform(rng_state))
         if r_decay_first:
             for i in range(N):
                 r[i] *= decay
