@@ -15,8 +15,10 @@ if _ROOT not in sys.path:  # plain `pytest` does not put the repo root on sys.pa
 from quantization.chip_arith import bitshift_decayed_array, saturate_array  # noqa: E402
 from quantization.fixed_point import (  # noqa: E402
     dash_continuous,
+    dash_from_euler_rate,
     dash_from_tau,
     effective_tau,
+    euler_rate_from_dash,
     qmax,
     quantize,
     round_nearest,
@@ -248,3 +250,25 @@ def test_stochastic_rounding_fake_quant():
     assert abs(out.mean() - 0.0137) < 5 * math.sqrt(0.7 * 0.3 / 100_000) / 1000
     # clipped at the grid edge ±127/scale
     assert stochastic_rounding([1.0, -1.0], 1000.0, 8, rng).tolist() == [0.127, -0.127]
+
+
+# --- forward-Euler dash <-> leak rate ------------------------------------------------------------
+def test_euler_rate_from_dash_values():
+    dt = 1e-3
+    # 1 - λdt = 1 - 2^-dash: λ = 2^-4 / 1 ms = 62.5 /s; dash 0 gives 1/dt = 1000 /s
+    assert euler_rate_from_dash(4, dt) == 62.5 and euler_rate_from_dash(0, dt) == 1000.0
+    with pytest.raises(ValueError):
+        euler_rate_from_dash(-1, dt)
+
+
+def test_dash_from_euler_rate_values_and_clipping():
+    dt = 1e-3
+    # -log2(62.5 * 1e-3) = -log2(2^-4) = 4 exactly; 50 /s: -log2(0.05) = 4.32
+    assert dash_from_euler_rate(62.5, dt) == 4.0
+    assert dash_from_euler_rate(50.0, dt) == pytest.approx(-math.log2(0.05))
+    # λdt = 2 > 1 overshoots: clipped to 1 -> dash 0; λ <= 0 (no leak): clipped to 1e-12 -> 39.86
+    assert dash_from_euler_rate(2000.0, dt) == 0.0
+    assert dash_from_euler_rate([-5.0, 0.0], dt).tolist() == [-math.log2(1e-12)] * 2
+    # round trip on integer dashes
+    d = np.arange(16)
+    assert np.array_equal(dash_from_euler_rate(euler_rate_from_dash(d, dt), dt), d)
