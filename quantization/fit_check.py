@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-from .fixed_point import dash_continuous, round_nearest, tau_from_dash
+from .fixed_point import dash_from_tau, tau_from_dash
 from .hardware import HardwareSpec
 
 __all__ = ["Violation", "FitReport", "FitError", "check_fit"]
@@ -418,7 +418,7 @@ def check_fit(
                 if dmax is None:
                     continue
                 safe = np.where(invalid, step, a)
-                need = round_nearest(dash_continuous(safe, step))
+                need = dash_from_tau(safe, step)  # exact exponential form, nearest integer dash
                 bad = ~invalid & (need > dmax)
                 if bad.any():
                     hi_tau = float(tau_from_dash(dmax, step))

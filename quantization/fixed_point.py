@@ -1,8 +1,10 @@
-"""Fixed-point arithmetic of the quantization stage, in one explicit place.
+"""Real numbers → chip integers: rounding, quantizers, dash ↔ time constant, in one place.
 
-Everything that turns a real number into a chip integer, or that mimics the chip's integer
-arithmetic, lives here (in the spirit of nengo-loihi's ``discretize.py``), so that the
-quantizer, the emulator and the tests agree on one definition of each operation.
+Everything that turns a real number into a chip integer lives here (in the spirit of
+nengo-loihi's ``discretize.py``); what the chip then *computes* with those integers
+(saturation, wrapping, bit-shift decay, shifted weights, stochastic grid rounding) lives in
+:mod:`quantization.chip_arith`, so that the quantizer, the emulator, the simulator kernel and
+the tests agree on one definition of each operation.
 
 Conventions:
 
@@ -13,16 +15,27 @@ Conventions:
   so the quantization error is sign-independent. *Saturation* of states uses the full two's
   complement range ``[-2**(bits-1), 2**(bits-1) - 1]`` because that is what the hardware does.
 * Time constants: the Xylo bit-shift decay multiplies a state by ``1 - 2**-dash`` per step
-  (for large states), which we identify with the exact exponential factor ``exp(-dt/tau)``:
+  (for large states). Two conversions exist, named for the model they match:
 
-      dash(tau) = -log2(1 - exp(-dt/tau))        tau(dash) = -dt / ln(1 - 2**-dash)
+  - **exact exponential** (:func:`dash_continuous`, :func:`dash_from_tau`,
+    :func:`tau_from_dash`, :func:`effective_tau`): ``1 - 2**-dash = exp(-dt/tau)``,
 
-  Rockpool's mapper instead uses the large-tau approximation ``dash = log2(tau/dt)``. The two
-  agree for ``tau >> dt`` (they differ by ≈ dt/(2·tau·ln2) dash units) but not near
-  ``tau ≈ dt``: for ``tau = dt`` the mapper's formula gives dash 0, which *wipes* the state
-  every step, while the exact one gives 0.66 → dash 1 (decay ½ vs e⁻¹ ≈ 0.37). The exact form
-  is also what Rockpool's ``LIFTorch(leak_mode="bitshifts")`` uses, so a network trained in
-  dash space maps onto the same integers.
+        dash(tau) = -log2(1 - exp(-dt/tau))        tau(dash) = -dt / ln(1 - 2**-dash)
+
+    Used wherever a *time constant* is given (the mapper's membrane dash for ``tau = 1/λ``,
+    the fit check of requested taus). It is also what Rockpool's
+    ``LIFTorch(leak_mode="bitshifts")`` uses, so a network trained in dash space maps onto
+    the same integers.
+  - **forward Euler** (:func:`dash_from_euler_rate`, :func:`euler_rate_from_dash`):
+    ``1 - 2**-dash = 1 - λ·dt``, i.e. ``λ = 2**-dash / dt``. Used where a *leak rate* of the
+    forward-Euler float model must reproduce the chip's per-step factor exactly: the leak a
+    quantized network implements (``QuantizedSCN.lam_chip``, simulated by the float model as
+    ``1 - λdt``) and its inverse when mismatch perturbs that rate.
+
+  Rockpool's mapper instead uses the large-tau approximation ``dash = log2(tau/dt)``. It
+  agrees with the exact form for ``tau >> dt`` (they differ by ≈ dt/(2·tau·ln2) dash units)
+  but not near ``tau ≈ dt``: for ``tau = dt`` it gives dash 0, which *wipes* the state every
+  step, while the exact one gives 0.66 → dash 1 (decay ½ vs e⁻¹ ≈ 0.37).
 """
 from __future__ import annotations
 
@@ -35,12 +48,12 @@ __all__ = [
     "round_stochastic",
     "quantize",
     "qmax",
-    "saturate",
-    "bitshift_decay",
     "dash_continuous",
     "dash_from_tau",
     "tau_from_dash",
     "effective_tau",
+    "dash_from_euler_rate",
+    "euler_rate_from_dash",
     "split_weight_shift",
     "stochastic_rounding",
 ]
@@ -154,61 +167,6 @@ def quantize(
     return np.clip(r, -m, m).astype(np.int64), n_clipped
 
 
-def saturate(x: ArrayLike, bits: int) -> np.ndarray:
-    """Clamp integers to the two's complement range of ``bits`` bits, as the chip's saturating
-    adders do (16 bit: -32768..32767).
-
-    Args:
-        x: integer-valued array, any shape (floats must be integral).
-        bits: width including sign.
-    Returns:
-        int64 array, same shape.
-    """
-    b = _check_bits(bits)
-    a = np.asarray(x)
-    if a.dtype.kind == "f":
-        a = _finite(a, "x")
-        if np.any(a != np.trunc(a)):
-            raise ValueError("saturate expects integer values; round first")
-    lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
-    return np.clip(a.astype(np.int64), lo, hi)
-
-
-def bitshift_decay(v: ArrayLike, dash: ArrayLike) -> np.ndarray:
-    """One step of Xylo's bit-shift decay: ``v - D(v, dash)`` with integer semantics.
-
-    ``D(v, d) = v >> d`` (arithmetic shift = floor division by ``2**d``), except that when it is
-    0 while ``v > 0`` it is taken as 1, so a positive state always moves at least 1 toward 0
-    (docs/xylo_integer_update.md, matched bit-exactly against xylosim). For ``v < 0`` the floor already
-    gives ``<= -1``; zero stays zero. Consequences: ``dash = 0`` zeroes the state
-    (memoryless); the rounding is asymmetric: at ``dash = 1``, ``+3 → 2`` but ``-3 → -1``;
-    from 100 at ``dash = 1`` the sequence is 50, 25, 13, 7, 4, 2, 1, 0.
-
-    The result never grows in magnitude, so no saturation is needed.
-
-    Args:
-        v: integer states (Isyn or Vmem), any shape.
-        dash: non-negative integer shift(s), broadcastable to ``v`` (e.g. per neuron).
-    Returns:
-        int64 array of the decayed states, broadcast shape.
-    """
-    vi = np.asarray(v)
-    di = np.asarray(dash)
-    for name, arr in (("v", vi), ("dash", di)):
-        if arr.dtype.kind == "f":
-            if not np.all(np.isfinite(arr)) or np.any(arr != np.trunc(arr)):
-                raise ValueError(f"{name} must hold integers")
-        elif arr.dtype.kind not in "iub":
-            raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
-    vi = vi.astype(np.int64)
-    di = di.astype(np.int64)
-    if np.any(di < 0) or np.any(di > 62):
-        raise ValueError("dash must lie in 0..62")
-    d = np.right_shift(vi, di)  # arithmetic shift on signed ints = floor(v / 2**dash)
-    d = np.where((d == 0) & (vi > 0), 1, d)
-    return vi - d
-
-
 def dash_continuous(tau: ArrayLike, dt: float) -> np.ndarray:
     """Real-valued dash whose decay factor ``1 - 2**-dash`` equals ``exp(-dt/tau)`` exactly.
 
@@ -272,7 +230,8 @@ def effective_tau(dash: ArrayLike, dt: float) -> np.ndarray:
 
     Same formula as :func:`tau_from_dash` but only for integer dashes, because that is what
     the hardware holds. It describes the exponential regime; near zero the "at least 1 per
-    step" rule of :func:`bitshift_decay` makes the tail decay linearly (faster than tau says).
+    step" rule of :func:`quantization.chip_arith.bitshift_decrement` makes the tail decay
+    linearly (faster than tau says).
 
     Args:
         dash: non-negative integer dash value(s), any shape.
@@ -284,6 +243,58 @@ def effective_tau(dash: ArrayLike, dt: float) -> np.ndarray:
     if d.dtype.kind == "f" and (not np.all(np.isfinite(d)) or np.any(d != np.trunc(d))):
         raise ValueError("effective_tau expects integer dash values; use tau_from_dash for real dash")
     return tau_from_dash(d, dt)
+
+
+def dash_from_euler_rate(lam: ArrayLike, dt: float) -> np.ndarray:
+    """Real-valued dash whose per-step leak ``2**-dash`` equals the forward-Euler leak ``λ·dt``.
+
+    ``dash = -log2(λ·dt)``, with ``λ·dt`` clipped to ``[1e-12, 1]`` first: a rate above
+    ``1/dt`` (a forward-Euler step that overshoots zero) maps to dash 0, the memoryless chip
+    neuron, and a rate ``<= 0`` (no leak, e.g. a large negative mismatch sample) to dash
+    ``-log2(1e-12) ≈ 39.9``, beyond every chip's dash range (the target file format allows at
+    most 31), so the caller's clip to the target's range turns it into the slowest leak.
+
+    Parameters
+    ----------
+    lam : array_like
+        Leak rate(s) λ [1/s], any shape.
+    dt : float
+        Time step [s], > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 dash values, same shape, in ``[0, 39.87]``; round and clip to the target.
+    """
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt = {dt!r} must be a finite number > 0")
+    lam_dt = np.asarray(lam, dtype=np.float64) * dt
+    if np.any(np.isnan(lam_dt)):
+        raise ValueError("lam contains NaN")
+    return -np.log2(np.clip(lam_dt, 1e-12, 1.0))
+
+
+def euler_rate_from_dash(dash: ArrayLike, dt: float) -> np.ndarray:
+    """Forward-Euler leak rate λ [1/s] the chip's dash implements: ``1 - λ·dt = 1 - 2**-dash``.
+
+    Parameters
+    ----------
+    dash : array_like
+        Non-negative dash value(s), any shape.
+    dt : float
+        Time step [s], > 0.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        ``2**-dash / dt`` [1/s], same shape (``1/dt`` for dash 0).
+    """
+    d = np.asarray(dash)
+    if np.any(d < 0):
+        raise ValueError("dash must be >= 0")
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt = {dt!r} must be a finite number > 0")
+    return 2.0 ** (-d) / dt
 
 
 def split_weight_shift(

@@ -45,7 +45,7 @@ from typing import Optional
 
 import numpy as np
 
-from .fixed_point import dash_from_tau, qmax, quantize, round_nearest
+from .fixed_point import dash_from_tau, euler_rate_from_dash, qmax, round_nearest, split_weight_shift
 from .hardware import HardwareSpec
 
 QUANTIZED_FORMAT = "neuromorph-quantized-scn"
@@ -131,8 +131,11 @@ class QuantizedSCN:
 
     @property
     def lam_chip(self) -> float:
-        """Leak rate (s⁻¹) the chip's bit-shift decay implements: 1 − λdt = 1 − 2^−dash_mem."""
-        return 2.0 ** (-self.dash_mem) / self.dt
+        """Leak rate (s⁻¹) the chip's bit-shift decay implements: 1 − λdt = 1 − 2^−dash_mem.
+
+        Forward Euler, not the exact exponential: the float model steps V by ``1 − λdt``, so
+        this λ makes its per-step factor equal the chip's."""
+        return float(euler_rate_from_dash(self.dash_mem, self.dt))
 
     def __post_init__(self) -> None:
         if self.neuron_gain is None:
@@ -186,20 +189,6 @@ def _check(name: str, a, shape=None) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
-
-
-def _fit_class(w_scaled: np.ndarray, bits: int, max_shift: int, rounding: str, rng) -> tuple:
-    """Quantize real weights already in integer state units as ``q << shift`` (smallest fitting
-    shift).  Returns (q int64, shift, n_clipped)."""
-    m = qmax(bits)
-    peak = float(np.max(np.abs(w_scaled))) if w_scaled.size else 0.0
-    shift = max_shift
-    for s in range(max_shift + 1):
-        if peak == 0 or peak / 2.0 ** s <= m + 0.5:
-            shift = s
-            break
-    q, n_clip = quantize(w_scaled, 2.0 ** -shift, bits, rounding=rounding, rng=rng)
-    return q.astype(np.int64), shift, int(n_clip)
 
 
 def _dedupe_rows(q: np.ndarray, target: np.ndarray, m: int) -> int:
@@ -257,8 +246,8 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
     bits = int(target.weight_bits)
     m = qmax(bits)
     max_shift = int(target.max_weight_shift or 0)
-    state_max = float(2 ** (int(target.state_bits) - 1) - 1)
-    thr_max = float(2 ** (int(target.threshold_bits) - 1) - 1)
+    state_max = float(target.state_max)
+    thr_max = float(target.threshold_max)
     G = syn_gain(opts.dash_syn)
     Gout = syn_gain(opts.dash_syn_out)
     v_peak = float(v_peak) if v_peak is not None else 4.0 * float(T.max())
@@ -266,6 +255,7 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
     # voltage scale: expected peaks use `headroom` of the state range; thresholds must fit
     S = min(opts.headroom * state_max / v_peak, thr_max / float(T.max()))
     g = float(target.max_input_events) / input_peak
+    # exact exponential form: the float model's time constant 1/λ (see fixed_point's docstring)
     dash_mem = int(dash_from_tau(1.0 / lam, dt))
     dash_mem = int(np.clip(dash_mem, 0, target.max_dash_mem))
     stats: dict = {"v_peak": v_peak, "x_peak": x_peak, "input_peak": input_peak}
@@ -294,7 +284,7 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
                 if S * p_in / (g * G * 2.0 ** s_try) <= m:
                     g = S * p_in / (G * m * 2.0 ** s_try) * (1 - 1e-9)
                     break
-        w_in, s_in, c_in = _fit_class(S * F / (g * G), bits, max_shift, opts.rounding, rng)
+        w_in, s_in, c_in = split_weight_shift(S * F / (g * G), bits, max_shift, opts.rounding, rng)
         if opts.dedupe:
             stats["rows_deduplicated"] = _dedupe_rows(w_in, S * F / (g * G) / 2.0 ** s_in, m)
         Fq = w_in * 2.0 ** s_in * g * G / S
@@ -314,10 +304,10 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
             for _ in range(2):
                 near = off & (np.abs(Om - Om.T) < lsb)
                 Om_s = np.where(near, 0.5 * (Om + Om.T), Om)
-                w_rec, s_rec, c_rec = _fit_class(S * Om_s / G, bits, max_shift, opts.rounding, rng)
+                w_rec, s_rec, c_rec = split_weight_shift(S * Om_s / G, bits, max_shift, opts.rounding, rng)
                 lsb = G * 2.0 ** s_rec / S
         else:
-            w_rec, s_rec, c_rec = _fit_class(S * Om / G, bits, max_shift, opts.rounding, rng)
+            w_rec, s_rec, c_rec = split_weight_shift(S * Om / G, bits, max_shift, opts.rounding, rng)
         gain = np.ones(N)
     else:
         # Rockpool's quantizers (global_quantize / channel_quantize): input + recurrent weights
@@ -341,7 +331,7 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
             if m * 2.0 ** s_try * Gout / p_out <= S_out:
                 S_out = m * 2.0 ** s_try * Gout / p_out * (1 - 1e-9)
                 break
-    w_out, s_out, c_out = _fit_class(S_out * D / Gout, bits, max_shift, opts.rounding, rng)
+    w_out, s_out, c_out = split_weight_shift(S_out * D / Gout, bits, max_shift, opts.rounding, rng)
     stats.update(clipped={"in": int(c_in), "rec": int(c_rec), "out": int(c_out)})
     return QuantizedSCN(target=target.name, method=opts.method, weight_bits=bits, w_in=w_in, w_rec=w_rec,
                         w_out=w_out, threshold=theta, shift_in=int(s_in), shift_rec=int(s_rec), shift_out=int(s_out),

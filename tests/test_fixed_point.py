@@ -12,16 +12,17 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # plain `pytest` does not put the repo root on sys.path
     sys.path.insert(0, _ROOT)
 
+from quantization.chip_arith import bitshift_decayed_array, saturate_array  # noqa: E402
 from quantization.fixed_point import (  # noqa: E402
-    bitshift_decay,
     dash_continuous,
+    dash_from_euler_rate,
     dash_from_tau,
     effective_tau,
+    euler_rate_from_dash,
     qmax,
     quantize,
     round_nearest,
     round_stochastic,
-    saturate,
     split_weight_shift,
     stochastic_rounding,
     tau_from_dash,
@@ -114,17 +115,17 @@ def test_quantize_rejects_bad_arguments(bad):
 
 
 def test_saturate():
-    assert saturate([40000, -40000, 32767, -32768, 5, 0], 16).tolist() == [32767, -32768, 32767, -32768, 5, 0]
-    assert saturate([200, -200, 127, -128], 8).tolist() == [127, -128, 127, -128]
+    assert saturate_array([40000, -40000, 32767, -32768, 5, 0], 16).tolist() == [32767, -32768, 32767, -32768, 5, 0]
+    assert saturate_array([200, -200, 127, -128], 8).tolist() == [127, -128, 127, -128]
     with pytest.raises(ValueError):
-        saturate([1.5], 8)
+        saturate_array([1.5], 8)
 
 
 # --- bit-shift decay (docs/xylo_integer_update.md) ------------------------------------------
 def _trajectory(v0: int, dash: int, steps: int) -> list[int]:
     out, v = [], np.int64(v0)
     for _ in range(steps):
-        v = bitshift_decay(v, dash)
+        v = bitshift_decayed_array(v, dash)
         out.append(int(v))
     return out
 
@@ -137,27 +138,27 @@ def test_bitshift_decay_reference_sequence():
 
 
 def test_bitshift_decay_single_cases():
-    assert bitshift_decay(3, 1) == 2        # 3 - 1
-    assert bitshift_decay(-3, 1) == -1      # -3 - (-2): asymmetric rounding
-    assert bitshift_decay(1, 4) == 0        # 1>>4 = 0 while v > 0 → subtract 1
-    assert bitshift_decay(15, 4) == 14      # 15>>4 = 0 → at least 1
-    assert bitshift_decay(-1, 4) == 0       # -1>>4 = -1 (floor)
-    assert bitshift_decay(0, 3) == 0        # zero stays zero
-    assert bitshift_decay(1000, 4) == 938   # 1000 - 62
-    assert bitshift_decay(-32768, 15) == -32767
-    assert bitshift_decay(12345, 0) == 0    # dash 0 is memoryless
+    assert bitshift_decayed_array(3, 1) == 2        # 3 - 1
+    assert bitshift_decayed_array(-3, 1) == -1      # -3 - (-2): asymmetric rounding
+    assert bitshift_decayed_array(1, 4) == 0        # 1>>4 = 0 while v > 0 → subtract 1
+    assert bitshift_decayed_array(15, 4) == 14      # 15>>4 = 0 → at least 1
+    assert bitshift_decayed_array(-1, 4) == 0       # -1>>4 = -1 (floor)
+    assert bitshift_decayed_array(0, 3) == 0        # zero stays zero
+    assert bitshift_decayed_array(1000, 4) == 938   # 1000 - 62
+    assert bitshift_decayed_array(-32768, 15) == -32767
+    assert bitshift_decayed_array(12345, 0) == 0    # dash 0 is memoryless
 
 
 def test_bitshift_decay_broadcasts_per_neuron():
     v = np.array([[100, 100, 100], [-8, -8, -8]])
-    assert bitshift_decay(v, np.array([0, 1, 2])).tolist() == [[0, 50, 75], [0, -4, -6]]
+    assert bitshift_decayed_array(v, np.array([0, 1, 2])).tolist() == [[0, 50, 75], [0, -4, -6]]
 
 
 def test_bitshift_decay_rejects_non_integers():
     with pytest.raises(ValueError):
-        bitshift_decay([1.5], 1)
+        bitshift_decayed_array([1.5], 1)
     with pytest.raises(ValueError):
-        bitshift_decay([10], -1)
+        bitshift_decayed_array([10], -1)
 
 
 def test_reference_membrane_reaches_96():
@@ -165,8 +166,8 @@ def test_reference_membrane_reaches_96():
     # and V reaches 96 (V loses >= 1 per step to the "at least 1" rule: 50, 74, 86, 92, 95, 96, 96).
     isyn, v, vs = 100, 0, []
     for _ in range(10):
-        isyn = int(bitshift_decay(isyn, 1))
-        v = int(bitshift_decay(v, 15)) + isyn
+        isyn = int(bitshift_decayed_array(isyn, 1))
+        v = int(bitshift_decayed_array(v, 15)) + isyn
         vs.append(v)
     assert vs[:7] == [50, 74, 86, 92, 95, 96, 96] and max(vs) == 96
 
@@ -253,3 +254,25 @@ def test_stochastic_rounding_fake_quant():
     assert abs(out.mean() - 0.0137) < 5 * math.sqrt(0.7 * 0.3 / 100_000) / 1000
     # clipped at the grid edge ±127/scale
     assert stochastic_rounding([1.0, -1.0], 1000.0, 8, rng).tolist() == [0.127, -0.127]
+
+
+# --- forward-Euler dash <-> leak rate ------------------------------------------------------------
+def test_euler_rate_from_dash_values():
+    dt = 1e-3
+    # 1 - λdt = 1 - 2^-dash: λ = 2^-4 / 1 ms = 62.5 /s; dash 0 gives 1/dt = 1000 /s
+    assert euler_rate_from_dash(4, dt) == 62.5 and euler_rate_from_dash(0, dt) == 1000.0
+    with pytest.raises(ValueError):
+        euler_rate_from_dash(-1, dt)
+
+
+def test_dash_from_euler_rate_values_and_clipping():
+    dt = 1e-3
+    # -log2(62.5 * 1e-3) = -log2(2^-4) = 4 exactly; 50 /s: -log2(0.05) = 4.32
+    assert dash_from_euler_rate(62.5, dt) == 4.0
+    assert dash_from_euler_rate(50.0, dt) == pytest.approx(-math.log2(0.05))
+    # λdt = 2 > 1 overshoots: clipped to 1 -> dash 0; λ <= 0 (no leak): clipped to 1e-12 -> 39.86
+    assert dash_from_euler_rate(2000.0, dt) == 0.0
+    assert dash_from_euler_rate([-5.0, 0.0], dt).tolist() == [-math.log2(1e-12)] * 2
+    # round trip on integer dashes
+    d = np.arange(16)
+    assert np.array_equal(dash_from_euler_rate(euler_rate_from_dash(d, dt), dt), d)

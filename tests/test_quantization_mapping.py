@@ -177,16 +177,16 @@ def test_scn_aware_beats_rockpool_quantizers(learnt, bits):
 def test_mismatch_zero_is_exact_and_error_grows(learnt):
     net, x, st = learnt
     q = quantize_network(net, XA2, st)
-    for qi in mismatch_instances(q, 0.0, 3, seed=1):
+    for qi in mismatch_instances(q, 0.0, 3, seed=1, target=XA2):
         for k in ("w_in", "w_rec", "w_out", "threshold"):
             assert np.array_equal(getattr(qi, k), getattr(q, k))
         assert qi.dash_mem == q.dash_mem
-    a = mismatch_instances(q, 0.1, 4, seed=5)
-    b = mismatch_instances(q, 0.1, 4, seed=5)
+    a = mismatch_instances(q, 0.1, 4, seed=5, target=XA2)
+    b = mismatch_instances(q, 0.1, 4, seed=5, target=XA2)
     assert all(np.array_equal(u.w_rec, v.w_rec) for u, v in zip(a, b))  # seeded
     means = []
     for s in (0.0, 0.05, 0.1, 0.2):
-        errs = [signal_error(fake_quant_network(qi, net), x, 0)["error"] for qi in mismatch_instances(q, s, 20, seed=3)]
+        errs = [signal_error(fake_quant_network(qi, net), x, 0)["error"] for qi in mismatch_instances(q, s, 20, seed=3, target=XA2)]
         means.append(np.mean(errs))
     # 1.1: two estimator sds (5 % each) — σ = 0.05 may not look better than no mismatch beyond
     # the noise; the factor 2 is the claim "20 % mismatch clearly hurts" (measured over training
@@ -194,7 +194,7 @@ def test_mismatch_zero_is_exact_and_error_grows(learnt):
     assert means[0] <= means[1] * 1.1 and means[1] < means[2] < means[3]
     assert means[3] > 2 * means[0]
     with pytest.raises(ValueError, match="unknown mismatch class"):
-        mismatch_instances(q, {"weights": 0.1}, 2, 0)
+        mismatch_instances(q, {"weights": 0.1}, 2, 0, target=XA2)
 
 
 def test_quantization_aware_learning_recovers_half_the_gap(learnt):
@@ -204,9 +204,10 @@ def test_quantization_aware_learning_recovers_half_the_gap(learnt):
 
     net, x, st = learnt
     e_float = signal_error(net, x, 0)["error"]
-    q = quantize_network(net, load_target("fixed-point", weight_bits=4), st)
+    tgt4 = load_target("fixed-point", weight_bits=4)
+    q = quantize_network(net, tgt4, st)
     recovered = []
-    for i, qi in enumerate(mismatch_instances(q, 0.1, 3, seed=11)):
+    for i, qi in enumerate(mismatch_instances(q, 0.1, 3, seed=11, target=tgt4)):
         e0 = signal_error(fake_quant_network(qi, net), x, 0)["error"]
         q2 = retrain_quantized(qi, net, steps=300_000, seed=i)
         assert np.abs(q2.w_rec).max() <= 7 and np.array_equal(q2.threshold, qi.threshold)

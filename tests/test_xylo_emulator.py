@@ -10,18 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quantization.chip_arith import bitshift_decayed, bitshift_decrement, saturate, shift_weight_array, wrap
+
 from neuromorph.backends.xylo.emulator import (
     BatchedSpec,
     XyloState,
-    bitshift_decay,
-    decay,
     emulate,
     fire_hidden,
     fire_output,
     integrate_vmem,
-    sat16,
-    shift_weights,
-    wrap16,
 )
 from neuromorph.backends.xylo.spec import XyloSpec
 
@@ -60,20 +57,20 @@ def pulse(T: int, n_in: int = 1, t: int = 0, counts: list[int] | int = 1) -> np.
 # ----------------------------------------------------------------------- arithmetic helpers
 def test_bitshift_decay_at_least_one_and_asymmetric_rounding() -> None:
     # +3 >> 1 = 1 -> 3 - 1 = 2;  -3 >> 1 = -2 (floor) -> -3 + 2 = -1
-    assert bitshift_decay(3, 1) == 1 and decay(3, 1) == 2
-    assert bitshift_decay(-3, 1) == -2 and decay(-3, 1) == -1
+    assert bitshift_decrement(3, 1) == 1 and bitshift_decayed(3, 1) == 2
+    assert bitshift_decrement(-3, 1) == -2 and bitshift_decayed(-3, 1) == -1
     # positive state always decays by at least 1: 5 >> 15 == 0 -> 1
-    assert bitshift_decay(5, 15) == 1 and decay(5, 15) == 4
+    assert bitshift_decrement(5, 15) == 1 and bitshift_decayed(5, 15) == 4
     # negative: floor gives -1 already; zero stays zero; dash 0 empties the state
-    assert decay(-5, 15) == -4 and decay(0, 7) == 0 and decay(1234, 0) == 0 and decay(-1234, 0) == 0
+    assert bitshift_decayed(-5, 15) == -4 and bitshift_decayed(0, 7) == 0 and bitshift_decayed(1234, 0) == 0 and bitshift_decayed(-1234, 0) == 0
 
 
 def test_saturation_and_wrap_helpers() -> None:
-    assert sat16(40000) == 32767 and sat16(-40000) == -32768 and sat16(-5) == -5
-    assert wrap16(32768) == -32768 and wrap16(34000) == 34000 - 65536 and wrap16(-32769) == 32767
+    assert saturate(40000, 16) == 32767 and saturate(-40000, 16) == -32768 and saturate(-5, 16) == -5
+    assert wrap(32768, 16) == -32768 and wrap(34000, 16) == 34000 - 65536 and wrap(-32769, 16) == 32767
     # 100 << 9 = 51200 narrows to int16: 51200 - 65536 = -14336; 100 << 15 = 50 * 65536 -> 0
-    assert shift_weights(np.array([100, -100, 3]), 9).tolist() == [-14336, 14336, 1536]
-    assert shift_weights(np.array([100]), 15).tolist() == [0]
+    assert shift_weight_array(np.array([100, -100, 3]), 9, 16).tolist() == [-14336, 14336, 1536]
+    assert shift_weight_array(np.array([100]), 15, 16).tolist() == [0]
 
 
 def test_membrane_and_fire_helpers() -> None:

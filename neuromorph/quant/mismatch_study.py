@@ -5,6 +5,7 @@ from typing import Mapping, Union
 
 import numpy as np
 
+from quantization.hardware import HardwareSpec
 from quantization.mapping import QuantizedSCN
 from quantization.mismatch import mismatch_instances
 
@@ -12,8 +13,8 @@ from neuromorph.network import SCN
 from neuromorph.quant.fakequant import fake_quant_network, signal_error
 
 
-def mismatch_errors(net: SCN, q: QuantizedSCN, x: np.ndarray, *, sigma: Union[float, Mapping[str, float]],
-                    n_instances: int, seed: int) -> dict:
+def mismatch_errors(net: SCN, q: QuantizedSCN, target: HardwareSpec, x: np.ndarray, *,
+                    sigma: Union[float, Mapping[str, float]], n_instances: int, seed: int) -> dict:
     """Fake-quant coding error of ``q`` over seeded device-mismatch instances.
 
     Parameters
@@ -23,6 +24,9 @@ def mismatch_errors(net: SCN, q: QuantizedSCN, x: np.ndarray, *, sigma: Union[fl
         simulation).
     q : QuantizedSCN
         The nominal integer network.
+    target : HardwareSpec
+        The target ``q`` was mapped onto; its formats bound the varied values
+        (:func:`quantization.mismatch.mismatch_instances`).
     x : ndarray, shape (T, M)
         The signal the network should represent (signal units, one row per time step).
     sigma : float or mapping
@@ -40,6 +44,6 @@ def mismatch_errors(net: SCN, q: QuantizedSCN, x: np.ndarray, *, sigma: Union[fl
         dimensionless; sd with ddof=1, 0 for a single instance) and ``errors`` (one per instance).
     """
     errs = [signal_error(fake_quant_network(qi, net), x, seed)["error"]
-            for qi in mismatch_instances(q, sigma, n_instances, seed)]
+            for qi in mismatch_instances(q, sigma, n_instances, seed, target=target)]
     return {"sigma": sigma, "n_instances": n_instances, "error_mean": float(np.mean(errs)),
             "error_sd": float(np.std(errs, ddof=1)) if len(errs) > 1 else 0.0, "errors": errs}

@@ -36,6 +36,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from quantization.chip_arith import grid_round
+
 from neuromorph.sim.rng import normal, uniform
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
@@ -125,24 +127,6 @@ class ScnRecord(NamedTuple):
     E: np.ndarray
     I: np.ndarray
     counts: np.ndarray
-
-
-
-@njit(cache=True)
-def grid_round(w, offset, q, q_max, rng_state):
-    """Stochastically round ``w + offset`` onto the grid ``q·n`` (|n| ≤ q_max), minus ``offset``.
-
-    Unbiased (E[result] = w inside the range), so learning updates much smaller than one grid
-    step still move the weight on average: quantization-aware local learning."""
-    v = (w + offset) / q
-    n = np.floor(v)
-    if uniform(rng_state) < v - n:
-        n += 1.0
-    if n > q_max:
-        n = q_max
-    elif n < -q_max:
-        n = -q_max
-    return n * q - offset
 
 
 def make_scn_steps(ff_update, ff_step, rec_update):
@@ -257,12 +241,13 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                     ff_update(F, k, b, U, ff_p)
                     if q_ff > 0.0:
                         for j in range(M):
-                            F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, rng_state)
+                            F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, uniform(rng_state))
                 if learn_rec:
                     rec_update(Om, k, V, r, rec_p)
                     if q_rec > 0.0:
                         for i in range(N):
-                            Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max, rng_state)
+                            Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max,
+                                                 uniform(rng_state))
             if r_decay_first:
                 for i in range(N):
                     r[i] *= decay

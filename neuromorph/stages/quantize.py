@@ -112,7 +112,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if mismatch > 0:
         from neuromorph.quant.mismatch_study import mismatch_errors
 
-        report["mismatch"] = mismatch_errors(net, q, x, sigma=mismatch, n_instances=20, seed=seed)
+        report["mismatch"] = mismatch_errors(net, q, target, x, sigma=mismatch, n_instances=20, seed=seed)
     report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
                                                          "mismatch": mismatch, "run": str(run_dir)})
     out.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ def quantization_point(params: dict, seed: int) -> dict:
                          MappingOptions(method=str(params.get("method", "scn"))))
     sigma = float(params.get("mismatch", 0.0))
     if sigma > 0:
-        q = mismatch_instances(q, sigma, 1, seed)[0]
+        q = mismatch_instances(q, sigma, 1, seed, target=target)[0]
     ev = signal_error(fake_quant_network(q, net), x, seed, options=opts)
     out.update(error_quantized=ev["error"], rate_hz=ev["rate_hz"])
     return out

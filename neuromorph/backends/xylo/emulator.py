@@ -20,8 +20,12 @@ Why each (source, target) pair is delivered as *one* saturating add of ``c*w``: 
 same-sign saturating additions equal one saturating addition of their sum, and the contributions
 of one source to one target are consecutive in xylosim's delivery order.
 
-All chip arithmetic lives in the small ``@njit`` helpers in the "Chip arithmetic" section below;
-the kernels only sequence them. The batch axis ``B`` holds independent device instances
+Notation: ``sat16(x)`` = :func:`quantization.chip_arith.saturate` ``(x, 16)``, ``wrap16(x)`` =
+:func:`~quantization.chip_arith.wrap` ``(x, 16)``, ``D`` = :func:`~quantization.chip_arith.bitshift_decrement`,
+``Isyn -= D(Isyn, d)`` = :func:`~quantization.chip_arith.bitshift_decayed` and ``wrap16(W << shift)`` =
+:func:`~quantization.chip_arith.shift_weight`. Those primitives are defined once, in
+``quantization.chip_arith``, as numba functions that numba inlines here; this module only composes
+them in the chip's order (``integrate_vmem``, ``fire_hidden``, ``fire_output``, the kernels). The batch axis ``B`` holds independent device instances
 (different weights, same shapes) and/or trials; it is spread over threads with ``prange``.
 
 Recordings follow Rockpool's ``XyloSim.evolve(record=True)``: keys ``Vmem``, ``Isyn``, ``Isyn2``,
@@ -38,6 +42,14 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from quantization.chip_arith import (
+    bitshift_decayed,
+    bitshift_decrement,
+    saturate,
+    shift_weight_array,
+    wrap,
+)
+
 from neuromorph.backends.xylo.spec import XyloSpec
 
 __all__ = [
@@ -48,68 +60,23 @@ __all__ = [
     "XyloState",
     "EmulatorResult",
     "emulate",
-    "sat16",
-    "wrap16",
-    "bitshift_decay",
-    "decay",
     "integrate_vmem",
     "fire_hidden",
     "fire_output",
-    "shift_weights",
 ]
 
 MAX_HIDDEN_EVENTS = 31  #: events per hidden neuron per step (5-bit counter)
 MAX_INPUT_EVENTS = 15  #: events per input channel per step (4-bit counter)
 MAX_OUTPUT_EVENTS = 1  #: events per output neuron per step
-INT16_MIN, INT16_MAX = -32768, 32767
+STATE_BITS = 16  #: width of Isyn, Isyn2, Vmem and of shifted weights (xylosim's int16_t)
+INT16_MIN, INT16_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
 
 RECORD_KEYS = ("Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out")
 
 
 # =============================================================================================
-# Chip arithmetic: every rule of the integer core is stated once, here.
+# Neuron update: the chip's integer primitives (quantization.chip_arith) composed in xylosim's order
 # =============================================================================================
-@njit(cache=True, inline="always")
-def sat16(x: int) -> int:
-    """Saturate to signed 16 bit: ``clamp(x, -32768, 32767)``. Applied after every addition to
-    Isyn, Isyn2, Isyn_out, dV and V (never to the reset subtraction)."""
-    if x > INT16_MAX:
-        return INT16_MAX
-    if x < INT16_MIN:
-        return INT16_MIN
-    return x
-
-
-@njit(cache=True, inline="always")
-def wrap16(x: int) -> int:
-    """Two's-complement narrowing to int16 (what C++ does storing an int into ``int16_t``).
-
-    Used for the reset ``V - threshold`` (not saturated; only reachable with threshold <= 0) and
-    for shifted weights ``w << shift`` (xylosim narrows these to int16, so e.g. 100 << 9 -> -14336).
-    """
-    return ((x + 32768) & 0xFFFF) - 32768
-
-
-@njit(cache=True, inline="always")
-def bitshift_decay(v: int, dash: int) -> int:
-    """Decrement of a bit-shift decay: ``v >> dash`` (arithmetic shift = floor division by
-    2**dash), except that a positive ``v`` always decays by at least 1.
-
-    Zero stays zero; negative ``v`` already gives ``<= -1`` under floor. So at dash=1: +3 -> 2
-    (decrement 1), -3 -> -1 (decrement -2): rounding is asymmetric.
-    """
-    r = v >> dash
-    if r == 0 and v > 0:
-        return 1
-    return r
-
-
-@njit(cache=True, inline="always")
-def decay(v: int, dash: int) -> int:
-    """State after one bit-shift decay step: ``v - bitshift_decay(v, dash)``. ``dash = 0`` -> 0."""
-    return v - bitshift_decay(v, dash)
-
-
 @njit(cache=True, inline="always")
 def integrate_vmem(v: int, isyn_total: int, dash_mem: int, bias: int) -> int:
     """Membrane update: ``dV = sat16(wrap16(-D(V)) + ΣIsyn)``, ``dV = sat16(dV + bias)``,
@@ -121,9 +88,9 @@ def integrate_vmem(v: int, isyn_total: int, dash_mem: int, bias: int) -> int:
     -32768 instead of jumping up). Xylo adds the bias only when biases are enabled; a zero bias
     leaves dV unchanged, so adding it always is identical.
     """
-    dv = sat16(wrap16(-bitshift_decay(v, dash_mem)) + isyn_total)
-    dv = sat16(dv + bias)
-    return sat16(v + dv)
+    dv = saturate(wrap(-bitshift_decrement(v, dash_mem), STATE_BITS) + isyn_total, STATE_BITS)
+    dv = saturate(dv + bias, STATE_BITS)
+    return saturate(v + dv, STATE_BITS)
 
 
 @njit(cache=True, inline="always")
@@ -145,7 +112,7 @@ def fire_hidden(v: int, threshold: int, n0: int) -> tuple[int, int]:
     n = n0
     while v >= threshold and n < MAX_HIDDEN_EVENTS:
         n += 1
-        v = wrap16(v - threshold)
+        v = wrap(v - threshold, STATE_BITS)
     return n, v
 
 
@@ -153,14 +120,8 @@ def fire_hidden(v: int, threshold: int, n0: int) -> tuple[int, int]:
 def fire_output(v: int, threshold: int) -> tuple[int, int]:
     """Output spike generation: at most one event, ``v = wrap16(v - threshold)`` when it fires."""
     if v >= threshold:
-        return 1, wrap16(v - threshold)
+        return 1, wrap(v - threshold, STATE_BITS)
     return 0, v
-
-
-def shift_weights(w: np.ndarray, shift: int) -> np.ndarray:
-    """Effective integer weights ``wrap16(w << shift)`` as int32 (numpy; done once per spec)."""
-    x = np.asarray(w, dtype=np.int64) << int(shift)
-    return (((x + 32768) & 0xFFFF) - 32768).astype(np.int32)
 
 
 # =============================================================================================
@@ -200,22 +161,22 @@ def _run_instance(
                 c = MAX_INPUT_EVENTS
             for k in range(in_ptr[i], in_ptr[i + 1]):
                 q = in_tgt[k]
-                isyn[q] = sat16(isyn[q] + c * in_w[k])
+                isyn[q] = saturate(isyn[q] + c * in_w[k], STATE_BITS)
         # 2. hidden events of step t-1 (only active neurons), ascending: recurrent + readout
         for a in range(n_active):
             p = active[a]
             c = np.int64(spk[p])
             for k in range(rec_ptr[p], rec_ptr[p + 1]):
                 q = rec_tgt[k]
-                isyn[q] = sat16(isyn[q] + c * rec_w[k])
+                isyn[q] = saturate(isyn[q] + c * rec_w[k], STATE_BITS)
             for k in range(out_ptr[p], out_ptr[p + 1]):
                 q = out_tgt[k]
-                io[q] = sat16(io[q] + c * out_w[k])
+                io[q] = saturate(io[q] + c * out_w[k], STATE_BITS)
         # 3. hidden neurons, ascending; spk becomes this step's alias/event buffer
         spk[:] = 0
         for j in range(N):
-            i0 = decay(np.int64(isyn[j]), dsyn[j])
-            i1 = decay(np.int64(isyn[N + j]), dsyn[N + j])
+            i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
+            i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
             isyn[j] = i0
             isyn[N + j] = i1
             vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
@@ -233,7 +194,7 @@ def _run_instance(
                 n_active += 1
         # 4. output neurons
         for o in range(n_out):
-            io_o = decay(np.int64(io[o]), dsyn_o[o])
+            io_o = bitshift_decayed(np.int64(io[o]), dsyn_o[o])
             io[o] = io_o
             vv = integrate_vmem(np.int64(vo[o]), io_o, dmem_o[o], bias_o[o])
             e, vv = fire_output(vv, np.int64(thr_o[o]))
@@ -324,7 +285,7 @@ def _csr(
         ``ptr`` (n_src + 1,) int64, ``tgt`` (nnz,) int32 = ``s*n_post + post``, ``w_eff`` (nnz,) int32,
         ordered by source, then synapse, then target (xylosim's order; zero effective weights dropped).
     """
-    w_eff = shift_weights(np.transpose(w, (0, 2, 1)), shift)  # (Npre, Nsyn, Npost)
+    w_eff = shift_weight_array(np.transpose(w, (0, 2, 1)), shift, STATE_BITS).astype(np.int32)  # (Npre, Nsyn, Npost)
     pre, syn, post = np.nonzero(w_eff)
     counts = np.bincount(pre + src_offset, minlength=n_src)
     ptr = np.zeros(n_src + 1, np.int64)
