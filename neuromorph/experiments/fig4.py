@@ -27,7 +27,7 @@ from neuromorph.artifacts import save_figure
 from neuromorph.sim.ei_simulator import EIEvalProtocol, EILearnResult, evaluate_ei, fano_cv, learn_ei, simulate_ei
 from neuromorph.sim.init import initial_ei_network
 from neuromorph.metrics import ei_balance
-from neuromorph.network import EINetwork, save_network
+from neuromorph.network import EINetwork, atomic_write_bytes, save_network
 from neuromorph.sim.plasticity import EIRules
 from neuromorph.progress import progress_bar
 from neuromorph.sim.rng import derive_seed
@@ -137,8 +137,6 @@ def tuning_curves(net: EINetwork, seed: int, n_angles: int = 36, magnitude: floa
 
 
 def _save_snapshots(path: Path, res: EILearnResult) -> None:
-    from neuromorph.network import atomic_write_bytes
-
     arrays = {}
     for step, n in res.snapshots:
         for name in ("F_E", "W_EE", "W_EI", "W_IE", "W_II"):
