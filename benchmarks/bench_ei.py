@@ -18,7 +18,8 @@ import time
 
 import numpy as np
 
-from neuromorph.sim.ei_simulator import initial_ei_network, learn_ei
+from neuromorph.sim.ei_simulator import learn_ei
+from neuromorph.sim.init import initial_ei_network
 from neuromorph.network import EINetwork
 from neuromorph.sim.plasticity import EIRules
 from neuromorph.sim.simulator import block_noise_source

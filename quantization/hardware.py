@@ -432,13 +432,17 @@ def _check_cross(path: Optional[Path], v: dict[str, Any]) -> None:
 def targets_dir() -> Path:
     """Directory of the built-in targets.
 
-    ``$NEUROMORPH_HARDWARE_CONFIGS`` if set (lets a deployment ship its own set), else the
-    top-level ``hardware_configs/`` next to this package (``<repo>/hardware_configs``).
+    ``$NEUROMORPH_HARDWARE_CONFIGS`` if set (lets a deployment ship its own set), else the copy
+    an installed wheel ships inside this package (``quantization/hardware_configs/``), else the
+    top-level ``hardware_configs/`` next to this package (``<repo>/hardware_configs``: a source
+    checkout or an editable install).
     """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "hardware_configs"
+    here = Path(__file__).resolve().parent
+    packaged = here / "hardware_configs"
+    return packaged if packaged.is_dir() else here.parent / "hardware_configs"
 
 
 def target_names() -> list[str]:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from neuromorph.sim.ei_kernels import THRESHOLD_NOISE_CUTOFF
-from neuromorph.sim.ei_simulator import (EIEvalProtocol, EIState, evaluate_ei, fano_cv, initial_ei_network, learn_ei,
-                                     simulate_ei)
+from neuromorph.sim.ei_simulator import EIEvalProtocol, EIState, evaluate_ei, fano_cv, learn_ei, simulate_ei
+from neuromorph.sim.init import initial_ei_network
 from neuromorph.network import EINetwork
 from neuromorph.sim.plasticity import EIRules
 from neuromorph.sim.rng import make_state, normals

@@ -8,7 +8,8 @@ and record the filtered currents at the probe.
 import numpy as np
 import pytest
 
-from neuromorph.sim.ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
+from neuromorph.sim.ei_simulator import EIState, learn_ei, simulate_ei
+from neuromorph.sim.init import initial_ei_network
 from neuromorph.experiments.fig7 import alpha_kernel
 from neuromorph.network import EINetwork
 from neuromorph.sim.plasticity import EIRules

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     from neuromorph.config import load_config
-    from neuromorph.stages.pipeline import run_train
+    from neuromorph.stages.train import run_train
 
     cfg = load_config(args.config, {"seed": args.seed} if args.seed is not None else None)
     m = run_train(cfg, args.out, progress=not args.no_progress)

@@ -47,10 +47,11 @@ from neuromorph.metrics import normalized_error, optimal_decoder, weight_distanc
 from neuromorph.network import SCN, save_network
 from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
 from neuromorph.progress import progress_bar
+from neuromorph.sim.init import SCNParams, code_start
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.signals import correlated_gaussian, leaky_integrate
 from neuromorph.sim.simulator import block_noise_source, learn, simulate
-from neuromorph.experiments.fig2 import tuning_curves
+from neuromorph.stages.train import tuning_curves
 from neuromorph.experiments.options import count_option
 
 BLOCK = 1000
@@ -99,14 +100,8 @@ def rules_for(condition: str, sigma2_x: float) -> tuple:
 def initial_network(seed: int) -> SCN:
     """Five neurons: random unit F rows, Ω off-diagonal U[−0.2, 0], diagonal −0.5 − U[0, 0.2]."""
     p = PARAMS
-    n, m = p["n_neurons"], p["n_inputs"]
-    rng = np.random.default_rng(derive_seed(seed, 2))
-    F = rng.standard_normal((n, m))
-    F /= np.linalg.norm(F, axis=1, keepdims=True)
-    Om = -0.2 * rng.random((n, n))
-    Om[np.diag_indices(n)] -= 0.5
-    return SCN(F=F, Omega=Om, D=np.zeros((m, n)), thresholds=p["threshold"], lam=p["lam"], dt=p["dt"],
-               v_noise=p["v_noise"], t_noise=p["t_noise"], meta={"experiment": "fig3"})
+    neuron = SCNParams(lam=p["lam"], dt=p["dt"], threshold=p["threshold"], v_noise=p["v_noise"], t_noise=p["t_noise"])
+    return code_start(derive_seed(seed, 2), p["n_neurons"], p["n_inputs"], neuron, meta={"experiment": "fig3"})
 
 
 def alignment(vectors: np.ndarray, axis: np.ndarray) -> float:

@@ -24,16 +24,17 @@ from typing import Optional
 import numpy as np
 
 from neuromorph.artifacts import save_figure
-from neuromorph.sim.ei_simulator import (EIEvalProtocol, EILearnResult, evaluate_ei, fano_cv, initial_ei_network, learn_ei,
-                            simulate_ei)
+from neuromorph.sim.ei_simulator import EIEvalProtocol, EILearnResult, evaluate_ei, fano_cv, learn_ei, simulate_ei
+from neuromorph.sim.init import initial_ei_network
 from neuromorph.metrics import ei_balance
+from neuromorph.artifacts import atomic_write_bytes
 from neuromorph.network import EINetwork, save_network
 from neuromorph.sim.plasticity import EIRules
 from neuromorph.progress import progress_bar
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.signals import smoothed_white_noise
 from neuromorph.sim.simulator import block_noise_source
-from neuromorph.experiments.fig2 import snapshot_schedule
+from neuromorph.stages.train import snapshot_schedule
 from neuromorph.experiments.options import count_option
 
 BLOCK = 1000
@@ -137,8 +138,6 @@ def tuning_curves(net: EINetwork, seed: int, n_angles: int = 36, magnitude: floa
 
 
 def _save_snapshots(path: Path, res: EILearnResult) -> None:
-    from neuromorph.artifacts import atomic_write_bytes
-
     arrays = {}
     for step, n in res.snapshots:
         for name in ("F_E", "W_EE", "W_EI", "W_IE", "W_II"):

@@ -45,6 +45,7 @@ from typing import Optional
 
 import numpy as np
 
+from neuromorph.artifacts import save_figure
 from neuromorph.sim import speech
 from neuromorph.metrics import ei_balance, normalized_error, optimal_decoder, relative_rms_error
 from neuromorph.network import SCN, save_network
@@ -621,8 +622,6 @@ def example_neuron(rates: np.ndarray) -> int:
 
 def write_figures(out: Path, *, cfg, net0, net, net2, ev0, ev1, ev2, pr1, pr2, hist, example) -> None:
     import matplotlib.pyplot as plt
-
-    from neuromorph.artifacts import save_figure
 
     sec = 3.0
     s0, s1 = ev0["sim"], ev1["sim"]

@@ -125,7 +125,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from neuromorph.artifacts import save_figure
-from neuromorph.sim.ei_simulator import EIState, initial_ei_network, learn_ei, simulate_ei
+from neuromorph.sim.ei_simulator import EIState, learn_ei, simulate_ei
+from neuromorph.sim.init import initial_ei_network
 from neuromorph.metrics import mean_squared_error, normalized_error
 from neuromorph.network import SCN, EINetwork
 from neuromorph.sim.plasticity import EIRules, FeedforwardRule, RecurrentRule

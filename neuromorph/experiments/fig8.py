@@ -66,7 +66,7 @@ from neuromorph.sim.plasticity import EIRules
 from neuromorph.parallel import map_in_processes
 from neuromorph.progress import progress_bar
 from neuromorph.sim.rng import derive_seed
-from neuromorph.sim.signals import smoothed_white_noise
+from neuromorph.sim.signals import leaky_integrate, smoothed_white_noise
 from neuromorph.sim.simulator import block_noise_source
 from neuromorph.experiments import fig7
 from neuromorph.experiments.options import count_option
@@ -151,8 +151,6 @@ def decoders(net: EINetwork, amplitude: float, seed: int, trials: int = 16, step
 
 def signal_magnitude(amplitude: float, seed: int, steps: int = 50_000) -> float:
     """RMS of |x| for the test signal at ``amplitude`` (the tuning-curve stimulus size)."""
-    from neuromorph.sim.signals import leaky_integrate
-
     c = smoothed_white_noise(steps, 2, np.random.default_rng(seed), amplitude=amplitude, sigma=fig7.PARAMS["sigma"],
                              block=None)
     x = leaky_integrate(c, fig7.PARAMS["lam"], fig7.PARAMS["dt"])[steps // 10:]

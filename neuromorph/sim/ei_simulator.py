@@ -7,9 +7,8 @@ neurons (``W_EI`` ≥ 0); the I neurons inhibit the E neurons (``W_IE`` ≤ 0) a
 (``docs/authors_code.md`` §3.2, implemented in :mod:`neuromorph.sim.ei_kernels`).  Dale's law is kept by
 clipping at every update; the E self-reset is fixed (``net.e_self_reset``).
 
-Public entry points
+Public entry points (the initial network: :func:`neuromorph.sim.init.initial_ei_network`)
 
-* :func:`initial_ei_network` — the reference's initial weights (docs/authors_code.md §3.1).
 * :func:`simulate_ei` — frozen weights, optional recording (the reference's ``runnet`` order).
 * :func:`learn_ei` — plasticity on (:class:`~neuromorph.sim.plasticity.EIRules` switches pathways),
   run in chunks with weight snapshots.
@@ -384,31 +383,6 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
     result.state = state
     result.wall_seconds = time.perf_counter() - t0
     return result
-
-
-def initial_ei_network(n_e: int = 300, n_i: int = 75, m: int = 3, seed=0) -> EINetwork:
-    """The reference's initial EI network (docs/authors_code.md §3.1).
-
-    F_E (n_e, m): Gaussian rows normalised to unit length; thresholds T_E = ‖F_i‖²/2 = 0.5,
-    T_I = 0.5; E→I: I neuron j receives 0.5 from every E neuron k with k mod n_i = j (for 300/75:
-    E neurons j, j+75, j+150, j+225); E→E zero except the fixed self-reset −0.02; I→I = −0.5·I;
-    I→E = −0.3·(E→I)ᵀ.  Decoders start at zero (they are fitted by :func:`evaluate_ei`).
-    λ = 50 s⁻¹, dt = 0.1 ms, refractory 10 steps, noise 0.001 (E, evaluation) / 0.002 (I) / 0.02
-    (threshold).
-    """
-    if min(n_e, n_i, m) <= 0:
-        raise ValueError(f"n_e, n_i and m must be positive, got {n_e}, {n_i}, {m}")
-    rng = np.random.default_rng(seed)
-    F = rng.standard_normal((n_e, m))
-    F /= np.linalg.norm(F, axis=1, keepdims=True)
-    W_EI = np.zeros((n_i, n_e))
-    W_EI[np.arange(n_e) % n_i, np.arange(n_e)] = 0.5
-    e_reset = -0.02
-    W_EE = np.diag(np.full(n_e, e_reset))
-    return EINetwork(F_E=F, W_EE=W_EE, W_EI=W_EI, W_IE=-0.3 * W_EI.T, W_II=-0.5 * np.eye(n_i),
-                     D_E=np.zeros((m, n_e)), D_I=np.zeros((m, n_i)), T_E=0.5 * np.sum(F ** 2, axis=1),
-                     T_I=np.full(n_i, 0.5), lam=50.0, dt=1e-4, v_noise_E=0.001, v_noise_I=0.002, t_noise=0.02,
-                     refractory=10, e_self_reset=e_reset, meta={"init": "reference Fig 4 (LearningDale.m)"})
 
 
 @dataclass

@@ -11,27 +11,15 @@ from pathlib import Path
 
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.config import dump_config, tri_state
-
-
-def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
-    from neuromorph.experiments import fig2
-
-    t = cfg["train"]
-    metrics = fig2.run(out, seed=int(cfg["seed"]), iterations=int(t["iterations"]), init=t["init"],
-                       quick=True, progress=progress)
-    metrics["config"] = cfg
-    metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
-    write_json(out / "metrics.json", metrics)
-    return metrics
+from neuromorph.progress import progress_bar
+from neuromorph.stages.deploy import deploy
+from neuromorph.stages.quantize import quantize_run
+from neuromorph.stages.train import run_train
+from neuromorph.stages.verify import verify
 
 
 def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
     """Run every stage under ``cfg``; returns the summary (also written to summary.json)."""
-    from neuromorph.stages.deploy import deploy
-    from neuromorph.progress import progress_bar
-    from neuromorph.stages.quantize import quantize_run
-    from neuromorph.stages.verify import verify
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     q = cfg["quantize"]

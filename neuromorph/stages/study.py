@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # pandas is imported lazily: workers only need the task wrapp
 POINT_KINDS: dict[str, str] = {
     "toy": "neuromorph.stages.study:toy_point",
     "quantization": "neuromorph.stages.study_points:quantization_point",
-    "fig7": "neuromorph.stages.study_points:fig7_point",
+    "fig7": "neuromorph.experiments.fig7:point",  # a reproduction's own point function, by name only
 }
 
 FIELDS = ("name", "kind", "description", "base", "sweep", "zip", "repetitions", "seed", "metric")

@@ -17,6 +17,18 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from quantization.hardware import load_target
+from quantization.mapping import MappingOptions
+from quantization.mismatch import mismatch_instances
+
+from neuromorph import __version__
+from neuromorph.network import NetworkFileError, load_network, save_network
+from neuromorph.quant.chip_training import refit_decoder
+from neuromorph.quant.fakequant import (evaluation_signal, fake_quant_network, operating_statistics, quantize_network,
+                                        signal_error)
+from neuromorph.sim.init import default_rules, initial_scn
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.simulator import SimOptions, block_noise_source, chip_options, learn
 
 KNOWN = {"n_neurons", "iterations", "target", "weight_bits", "state_bits", "method", "mismatch", "delay",
          "syn_tau", "sparsity", "noise", "dynamics", "test_steps", "init"}
@@ -31,22 +43,15 @@ def cache_dir() -> Path:
 
 @lru_cache(maxsize=16)
 def _trained(n_neurons: int, iterations: int, seed: int, init: str):
-    from neuromorph import __version__
-    from neuromorph.quant.chip_training import refit_decoder
-    from neuromorph.experiments import fig2
-    from neuromorph.network import NetworkFileError, load_network, save_network
-    from neuromorph.sim.rng import derive_seed
-    from neuromorph.sim.simulator import block_noise_source, learn
-
     path = cache_dir() / f"fig2-v{__version__}-n{n_neurons}-it{iterations}-s{seed}-{init}.npz"
     if path.is_file():
         try:
             return load_network(path)
         except NetworkFileError:
             pass  # a damaged cache entry is simply recomputed
-    net0 = fig2.initial_network(seed, init, n_neurons=n_neurons)
+    net0 = initial_scn(derive_seed(seed, 2), init, n_neurons, 2, meta={"experiment": "fig2", "init": init})
     src = block_noise_source(net0.n_inputs, derive_seed(seed, 1))
-    res = learn(net0, src, iterations * 1000, rules=fig2.default_rules(), seed=derive_seed(seed, 3))
+    res = learn(net0, src, iterations * 1000, rules=default_rules(), seed=derive_seed(seed, 3))
     net = refit_decoder(res.network, seed)
     try:
         save_network(net, path)  # atomic: concurrent workers may race, never corrupt
@@ -57,14 +62,6 @@ def _trained(n_neurons: int, iterations: int, seed: int, init: str):
 
 def quantization_point(params: dict, seed: int) -> dict:
     """Coding error of the float and the quantized network for one study point."""
-    from quantization.hardware import load_target
-    from quantization.mapping import MappingOptions
-    from quantization.mismatch import mismatch_instances
-
-    from neuromorph.quant.fakequant import (evaluation_signal, fake_quant_network, operating_statistics, quantize_network,
-                                 signal_error)
-    from neuromorph.sim.simulator import SimOptions, chip_options
-
     unknown = set(params) - KNOWN
     if unknown:
         raise ValueError(f"unknown parameter(s) {sorted(unknown)} for a quantization point (known: {sorted(KNOWN)})")
@@ -107,9 +104,3 @@ def quantization_point(params: dict, seed: int) -> dict:
     out.update(error_quantized=ev["error"], rate_hz=ev["rate_hz"])
     return out
 
-
-def fig7_point(params: dict, seed: int) -> dict:
-    """Fig 7 robustness point (EI networks): see :mod:`neuromorph.experiments.fig7`."""
-    from neuromorph.experiments import fig7
-
-    return fig7.point(params, seed)

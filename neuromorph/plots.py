@@ -1,5 +1,6 @@
-"""Figures (matplotlib, written atomically as PNG; the CLI selects the Agg backend, notebooks
-keep their inline backend)."""
+"""Figures of a learning run (matplotlib, written atomically as PNG; the CLI selects the Agg
+backend, notebooks keep their inline backend): learning curves, spike rasters and the panels the
+train stage writes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,10 +11,19 @@ import numpy as np  # noqa: E402
 
 from neuromorph.artifacts import save_figure  # noqa: E402
 from neuromorph.network import SCN  # noqa: E402
+from neuromorph.sim.signals import sine_cosine  # noqa: E402
+from neuromorph.sim.simulator import simulate  # noqa: E402
 
 
 def learning_curves(curve: dict, title: str = "") -> plt.Figure:
-    """Log-log error, rate, Var(V) and weight distance against learning time."""
+    """Log-log error, rate, Var(V) and weight distance against learning time.
+
+    Parameters
+    ----------
+    curve : lists ``time_s`` (s) and any of ``error``, ``rate_hz`` (Hz), ``v_var``,
+        ``weight_distance``, one entry per snapshot.
+    title : figure title.
+    """
     keys = [("error", "normalised error"), ("rate_hz", "mean rate (Hz)"), ("v_var", "Var(V)"),
             ("weight_distance", "distance Ω to −FFᵀ")]
     keys = [k for k in keys if k[0] in curve]
@@ -31,21 +41,31 @@ def learning_curves(curve: dict, title: str = "") -> plt.Figure:
 
 
 def raster(ax, spikes: np.ndarray, dt: float, color: str = "k") -> None:
+    """Spike raster of ``spikes`` (T, N) on ``ax``; time axis in seconds (step ``dt`` s)."""
     t, n = np.nonzero(spikes)
     ax.plot(t * dt, n, "|", color=color, ms=3)
     ax.set_ylabel("neuron")
     ax.set_xlim(0, spikes.shape[0] * dt)
 
 
-def fig2_figures(out: Path, *, net0: SCN, net: SCN, curve: dict, seed: int,
-                 tuning: Optional[Callable] = None) -> None:
-    """All Fig 2 panels: learning curves, F in the plane, Ω vs −FFᵀ, sine/cosine
-    reconstruction and rasters before/after, tuning curves."""
-    from neuromorph.sim.signals import sine_cosine
-    from neuromorph.sim.simulator import simulate
+def training_figures(out: Path, *, net0: SCN, net: SCN, curve: dict, seed: int,
+                     tuning: Optional[Callable] = None, title: str = "Fig 2: learning") -> None:
+    """The train stage's panels (the paper's Fig 2): learning curves, F in the plane, Ω vs
+    −FFᵀ, sine/cosine reconstruction and rasters before/after, tuning curves.
 
+    Parameters
+    ----------
+    out : directory receiving learning_curves.png, feedforward_weights.png,
+        recurrent_vs_optimal.png, reconstruction_and_rasters.png (and tuning_curves.png).
+    net0, net : the network before and after learning (2 input signals: F is drawn in the plane).
+    curve : the learning curve (see :func:`learning_curves`).
+    seed : noise seed of the example simulations.
+    tuning : ``tuning(net, seed) -> (angles in degrees (A,), rates in Hz (A, N))``; None: no
+        tuning-curve figure.
+    title : title of the learning-curve figure.
+    """
     out = Path(out)
-    save_figure(learning_curves(curve, "Fig 2: learning"), out / "learning_curves.png")
+    save_figure(learning_curves(curve, title), out / "learning_curves.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
     for ax, n, lab in zip(axes, (net0, net), ("before", "after")):

@@ -1,0 +1,198 @@
+"""The train stage: learn an SCN with the local plasticity rules, evaluate it over learning and
+write what ``neuromorph quantize`` reads.
+
+The protocol is the paper's Fig 2 (docs/authors_code.md §2): smoothed white-noise input in
+blocks of :data:`BLOCK` steps, the Fig 2 code's rules, weight snapshots at steps 2, 4, …, 2^J.
+Each snapshot and the final network are evaluated (docs/authors_code.md §2.5): decoder fitted on
+50 s at 0.3·A, error/rate/Var(V) on test trials at A, weight distance to −F Fᵀ.
+
+Files written into the stage's directory: ``network.npz`` (the learnt SCN, with the decoder of
+the final evaluation), ``network_initial.npz``, the PNG figures of
+:func:`neuromorph.plots.training_figures`, and (by :func:`run_train`) ``metrics.json``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from neuromorph.artifacts import provenance, write_json
+from neuromorph.metrics import angular_gaps_deg, predicted_recurrent, weight_distance
+from neuromorph.network import SCN, save_network
+from neuromorph.plots import training_figures
+from neuromorph.progress import progress_bar
+from neuromorph.sim.evaluation import EvalProtocol, evaluate
+from neuromorph.sim.init import SCNParams, default_rules, initial_scn
+from neuromorph.sim.rng import derive_seed
+from neuromorph.sim.simulator import LearnResult, block_noise_source, learn, simulate
+
+BLOCK = 1000  # steps per input block (one learning "iteration")
+QUICK_TRIALS = 3  # test trials per evaluation in the pipeline's quick protocol (the paper's: 10)
+
+
+def snapshot_schedule(n_steps: int) -> list:
+    """Steps 2, 4, 8, …, 2^J ≤ n_steps (the reference's snapshot times)."""
+    out, s = [], 2
+    while s <= n_steps:
+        out.append(s)
+        s *= 2
+    return out
+
+
+def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int = 20, n_inputs: int = 2,
+              params: SCNParams = SCNParams(), rules: Optional[tuple] = None, progress: bool = True,
+              experiment: str = "fig2") -> tuple[SCN, LearnResult]:
+    """Learn an SCN from its initial condition on the Fig 2 input.
+
+    Parameters
+    ----------
+    seed : master seed; the initial weights, the input and the noise use derived streams 2, 1, 3.
+    iterations : number of input blocks of :data:`BLOCK` steps.
+    init : "paper" | "code" (see :func:`neuromorph.sim.init.initial_scn`).
+    n_neurons, n_inputs : N and M.
+    params : neuron, plasticity and input parameters.
+    rules : (RecurrentRule, FeedforwardRule); default :func:`neuromorph.sim.init.default_rules`.
+    progress : show a progress bar.
+    experiment : name recorded in the network's metadata and the progress bar.
+
+    Returns
+    -------
+    (initial network, LearnResult with snapshots at :func:`snapshot_schedule`)
+    """
+    if int(iterations) != iterations or iterations < 1:
+        raise ValueError(f"iterations must be a positive number of {BLOCK}-step blocks, got {iterations!r}")
+    net0 = initial_scn(derive_seed(seed, 2), init, n_neurons, n_inputs, params,
+                       meta={"experiment": experiment, "init": init})
+    n_steps = int(iterations) * BLOCK
+    src = block_noise_source(net0.n_inputs, derive_seed(seed, 1), amplitude=params.amplitude, sigma=params.sigma,
+                             block=BLOCK)
+    with progress_bar(n_steps, f"{experiment} learning", progress) as upd:
+        res = learn(net0, src, n_steps, rules=rules or default_rules(params), seed=derive_seed(seed, 3),
+                    snapshot_steps=snapshot_schedule(n_steps), progress=upd)
+    return net0, res
+
+
+def tuning_curves(net: SCN, seed: int, n_angles: int = 36, magnitude: float = 3.0, steps: int = 1000) -> tuple:
+    """Firing rate (Hz) of each neuron for constant signals x = magnitude·(cos θ, sin θ).
+
+    Parameters
+    ----------
+    net : a network with 2 inputs.
+    seed : noise seed (one generator for all angles, in order).
+    n_angles : number of directions θ, evenly spaced over 360°.
+    magnitude : |x| (signal units).
+    steps : simulated steps per direction.
+
+    Returns
+    -------
+    (angles in degrees (A,), rates in Hz (A, N)).  The input current holding x constant is λx.
+    """
+    angles = np.linspace(0, 360, n_angles, endpoint=False)
+    rates = np.zeros((n_angles, net.n_neurons))
+    g = np.random.default_rng(seed)
+    for a, th in enumerate(np.radians(angles)):
+        x = magnitude * np.array([np.cos(th), np.sin(th)])
+        c = np.tile(net.lam * x, (steps, 1))
+        c[0] = x / net.dt  # start at x rather than integrating up to it
+        rec = simulate(net, c, seed=g, record=())
+        rates[a] = rec.counts / (steps * net.dt)
+    return angles, rates
+
+
+def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
+                  protocol: Optional[EvalProtocol] = None, progress: bool = True, n_neurons: int = 20,
+                  n_inputs: int = 2, params: SCNParams = SCNParams(), experiment: str = "fig2") -> dict:
+    """Learn (:func:`learn_scn`), evaluate every snapshot, write the networks and figures.
+
+    Parameters
+    ----------
+    out : output directory (created).
+    seed, iterations, init, n_neurons, n_inputs, params, experiment : as :func:`learn_scn`.
+    protocol : evaluation protocol (default: ``EvalProtocol()``, 10 test trials).
+    progress : show progress bars.
+
+    Returns
+    -------
+    metrics : dict (errors, rates, Var(V) and weight distance before/after, the learning curve,
+        learnt-structure statistics, parameters, wall times, figure names).  Not written here.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    net0, res = learn_scn(seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
+                          progress=progress, experiment=experiment)
+    learn_seconds = time.perf_counter() - t0
+    proto = protocol or EvalProtocol()
+    curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
+    evals = []
+    snaps = list(res.snapshots) + [(res.n_steps, res.network.F, res.network.Omega)]
+    with progress_bar(len(snaps), f"{experiment} evaluation", progress, unit="snapshot") as upd:
+        for step, F, Om in snaps:
+            net = SCN(F=F, Omega=Om, D=np.zeros_like(net0.D), thresholds=net0.thresholds, lam=net0.lam, dt=net0.dt,
+                      v_noise=net0.v_noise, t_noise=net0.t_noise)
+            ev = evaluate(net, seed=derive_seed(seed, 4), protocol=proto)
+            evals.append((step, net, ev))
+            curve["time_s"].append(step * net0.dt)
+            curve["step"].append(int(step))
+            curve["error"].append(ev["error"])
+            curve["rate_hz"].append(ev["rate_hz"])
+            curve["v_var"].append(ev["v_var"])
+            curve["weight_distance"].append(weight_distance(Om, predicted_recurrent(F)))
+            upd(1)
+    first, last = evals[0], evals[-1]
+    final = res.network
+    final.D = last[2]["D"]
+    initial = first[1]
+    initial.D = first[2]["D"]
+    save_network(final, out / "network.npz")
+    save_network(initial, out / "network_initial.npz")
+    gaps = angular_gaps_deg(final.F)
+    Gs = -(final.F @ final.F.T)
+    off = ~np.eye(final.n_neurons, dtype=bool)
+    metrics = {
+        "experiment": experiment,
+        "init": init,
+        "iterations": int(iterations),
+        "steps": int(res.n_steps),
+        "simulated_seconds": res.n_steps * net0.dt,
+        "error_before": first[2]["error"],
+        "error_after": last[2]["error"],
+        "rate_before_hz": first[2]["rate_hz"],
+        "rate_after_hz": last[2]["rate_hz"],
+        "v_var_before": first[2]["v_var"],
+        "v_var_after": last[2]["v_var"],
+        "weight_distance_before": curve["weight_distance"][0],
+        "weight_distance": curve["weight_distance"][-1],
+        "omega_offdiag_corr_with_minus_FFt": float(np.corrcoef(final.Omega[off], Gs[off])[0, 1]),
+        "decoder_corr_with_F": float(np.corrcoef(final.D.ravel(), final.F.T.ravel())[0, 1]),
+        "max_angular_gap_deg": float(gaps.max()),
+        "neurons_with_positive_F1": int((final.F[:, 0] > 0).sum()),
+        "learn_seconds": learn_seconds,
+        "wall_seconds": time.perf_counter() - t0,
+        "learning_curve": curve,
+        "parameters": {"n_neurons": n_neurons, "n_inputs": n_inputs, **asdict(params)},
+        "evaluation": {"decoder_steps": proto.decoder_steps, "decoder_amplitude": proto.decoder_amplitude,
+                       "test_steps": proto.test_steps, "n_trials": proto.n_trials},
+    }
+    training_figures(out, net0=initial, net=final, curve=curve, seed=seed, tuning=tuning_curves)
+    metrics["wall_seconds"] = time.perf_counter() - t0
+    metrics["figures"] = sorted(p.name for p in out.glob("*.png"))
+    return metrics
+
+
+def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
+    """The stage under a run config (its ``seed`` and ``train`` section), quick evaluation
+    protocol (:data:`QUICK_TRIALS` test trials); writes ``metrics.json`` (the metrics of
+    :func:`train_network` plus ``config`` and ``provenance``) and returns it."""
+    out = Path(out)
+    t = cfg["train"]
+    metrics = train_network(out, seed=int(cfg["seed"]), iterations=int(t["iterations"]), init=t["init"],
+                            protocol=EvalProtocol(n_trials=QUICK_TRIALS), progress=progress,
+                            experiment=t["experiment"])
+    metrics["config"] = cfg
+    metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
+    write_json(out / "metrics.json", metrics)
+    return metrics
