@@ -1,6 +1,6 @@
 """Fig 3: five neurons, two input signals — uncorrelated vs correlated inputs.
 
-The paper has no code for Fig 3; this is built from its text (docs/authors_code.md §8 A5, §9.10) with the
+The paper has no code for Fig 3; this is built from its text (docs/authors_code.md §8 A5, §9 item 10) with the
 Fig 2 parameters: λ = 50 s⁻¹, dt = 1 ms, ε_Ω = 1e-3, ε_F = 1e-4, β = 1/0.9, μ = 0.02/0.9, T = 0.5,
 noise 0.001/0.01, input A = 2000 smoothed with σ = 30 ms in 1000-step blocks.
 

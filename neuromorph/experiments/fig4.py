@@ -6,7 +6,7 @@ Parameters are the authors' Fig 4 code's (docs/authors_code.md §3.1): λ = 50 s
 A = 2000, Gaussian smoothing σ = 30 samples (3 ms) in 1000-step blocks.
 
 Length: the code's learning loop runs 2^20 blocks of 1000 steps = 1.049e9 steps (29.1 h of
-simulated time; the reference notes round this to "2^30 ≈ 1.07e9").  That is the default here.
+simulated time).  That is the default here.
 ``iterations`` counts 1000-step blocks; ``quick=True`` uses 2^12 blocks (4.1e6 steps, 410 s
 simulated).  Whatever the length, metrics and figures say how it compares with the paper's.
 
