@@ -44,3 +44,16 @@ def saturation_fraction(counts: np.ndarray, max_events: int = 15) -> float:
     """Fraction of channel-steps at the event limit (where the encoder clips)."""
     counts = np.asarray(counts)
     return float((counts >= max_events).mean()) if counts.size else 0.0
+
+
+def pre_emphasis(u: np.ndarray, dash_syn: int) -> np.ndarray:
+    """Per-step drive that cancels a bit-shift input synapse's low-pass (T, M) → (T, M).
+
+    With ``a = 1 − 2^−dash_syn`` the synapse maps events e to ``Isyn_t = a (Isyn_{t−1} + W e_t)``;
+    sending ``G (u_t / a − u_{t−1})`` (``G = 2^dash_syn − 1``, the synapse's total gain folded
+    into W) gives ``Isyn_t ∝ u_t``: no lag, no smoothing. ``u_{−1} = 0``.
+    """
+    a = 1.0 - 2.0 ** (-int(dash_syn))
+    G = 2.0 ** int(dash_syn) - 1.0
+    prev = np.vstack([np.zeros((1, u.shape[1])), u[:-1]])
+    return G * (u / a - prev)

@@ -10,8 +10,8 @@ and the allowed values, e.g.::
 Built-in targets (``list_targets()``):
 
 * ``xylo-audio-v2`` (SYNS61201), ``xylo-audio-v3`` (SYNS65302), ``xylo-imu`` (SYNS63300):
-  the Xylo SNN cores, limits from Rockpool 3.1.0's device packages and the project's
-  reference notes (each YAML line cites its source).
+  the Xylo SNN cores, limits from Rockpool 3.1.0's device packages and
+  docs/xylo_integer_update.md (each YAML line cites its source).
 * ``fixed-point``: a generic Xylo-like integer core whose widths are parameters
   (``load_target("fixed-point", weight_bits=4)``), for bit-width studies.
 * ``float``: the float reference, a no-op target (``is_float=True``, no limits).
@@ -116,6 +116,16 @@ class HardwareSpec:
         max_hidden_events: events one hidden neuron can emit per step.
         max_output_events: events one output neuron can emit per step.
 
+    Dynamics and network classes (what a backend declares in its capabilities):
+        reset: how a hidden neuron resets after an event: ``"subtractive"`` (V -= threshold per
+            event, the Xylo cores and the SCN's Ω-diagonal reset) or ``"to_zero"``.
+        recurrent: ``True`` if the target takes recurrent (hidden -> hidden) weights.
+        ei_networks: ``True`` if the target takes separate excitatory / inhibitory populations
+            obeying Dale's law (the Fig 4 networks).
+        one_spike_per_step: ``True`` if the target's dynamics keep the SCN's one-spike-per-step
+            arbiter (the float simulator); ``False`` on silicon, where every neuron above
+            threshold fires in the same step. ``False`` makes ``quantize`` adapt by default.
+
     Provenance:
         overridable: fields that ``load_target(..., **overrides)`` may change.
         overrides: the overrides applied at load, as sorted ``(field, value)`` pairs.
@@ -151,6 +161,10 @@ class HardwareSpec:
     max_input_events: Optional[int]
     max_hidden_events: Optional[int]
     max_output_events: Optional[int]
+    reset: str
+    recurrent: bool
+    ei_networks: bool
+    one_spike_per_step: bool
     overridable: tuple[str, ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
     source: Optional[str] = field(default=None, compare=False)
@@ -293,6 +307,10 @@ _FIELDS: dict[str, _Field] = {
     "max_input_events": _Field("int", 1, None, nullable="yes"),
     "max_hidden_events": _Field("int", 1, None, nullable="yes"),
     "max_output_events": _Field("int", 1, None, nullable="yes"),
+    "reset": _Field("choice", choices=("subtractive", "to_zero")),
+    "recurrent": _Field("bool"),
+    "ei_networks": _Field("bool"),
+    "one_spike_per_step": _Field("bool"),
 }
 # Keys allowed in a file but not HardwareSpec data fields.
 _META_KEYS = ("overridable",)

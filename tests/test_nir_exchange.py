@@ -14,9 +14,8 @@ import pytest
 
 from neuromorph.backends import nir as nx
 from neuromorph.backends.nir import (NIRExportError, NIRFileError, NIRImportError,
-                                              NIRRockpoolError, load_nir, nir_to_scn,
-                                              nir_to_xylo_spec, save_nir, scn_to_nir, to_rockpool,
-                                              xylo_spec_to_nir)
+                                     NIRRockpoolError, load_nir, nir_to_scn, save_nir, scn_to_nir)
+from neuromorph.backends.xylo.nir import nir_to_xylo_spec, to_rockpool, xylo_spec_to_nir
 from neuromorph.network import SCN
 from neuromorph.sim.simulator import SimOptions, simulate
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
+from quantization.encoding import pre_emphasis
 from quantization.hardware import HardwareSpec
 from quantization.mapping import MappingOptions, QuantizedSCN, map_scn
 
@@ -41,14 +42,35 @@ def evaluation_signal(n_inputs: int, steps: int, seed: int, lam: float, dt: floa
     return c, leaky_integrate(c, lam, dt)
 
 
-def operating_statistics(net: SCN, c: np.ndarray, seed: int, dash_syn: int = 1) -> dict:
-    """Peak per-step input |dt·c|, peak |V| and peak |x| of the float network on input ``c``."""
-    from neuromorph.backends.xylo.deploy import pre_emphasis
+def operating_statistics(net: SCN, c: np.ndarray, seed: int, dash_syn: int = 1,
+                         drive: Optional[Callable[[np.ndarray, int], np.ndarray]] = None) -> dict:
+    """Peak per-step input, peak |V| and peak |x| of the float network on input ``c``.
 
+    Parameters
+    ----------
+    net : SCN
+        The float network.
+    c : ndarray, shape (T, M)
+        Input current [1/s]; the per-step drive is ``u = dt·c``.
+    seed : int
+        Base seed (the noise stream is derived from it).
+    dash_syn : int
+        Input-synapse bit-shift decay the drive transform is sized for.
+    drive : callable ``(u, dash_syn) -> ndarray (T, M)``, optional
+        The transform the target's input encoder applies to ``u`` before event coding
+        (``Backend.input_drive``). ``None``: the bit-shift-synapse pre-emphasis
+        (:func:`quantization.encoding.pre_emphasis`), which every built-in integer backend uses.
+
+    Returns
+    -------
+    dict
+        ``input_peak`` = max(|u|, |drive(u)|) (the encoder's gain is sized for both),
+        ``v_peak`` = max |V|, ``x_peak`` = max |x̂|.
+    """
     rec = simulate(net, c, seed=derive_seed(seed, 22), record=("V",))
     u = c * net.dt
-    # the chip encoder sends the pre-emphasised drive (deploy.input_drive); size the gain for it
-    peak = max(float(np.abs(u).max()), float(np.abs(pre_emphasis(u, dash_syn)).max()))
+    sent = (drive or pre_emphasis)(u, dash_syn)
+    peak = max(float(np.abs(u).max()), float(np.abs(sent).max()))
     return {"input_peak": peak, "v_peak": float(np.abs(rec.V).max()), "x_peak": float(np.abs(rec.x).max())}
 
 

@@ -11,30 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Union
 
-import numpy as np
-
-from quantization.fit_check import check_fit
 from quantization.hardware import HardwareSpec, load_target
 from quantization.mapping import MappingOptions, QuantizedSCN, quantization_errors
 
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
+from neuromorph.backends.base import backend_for
 from neuromorph.network import SCN, load_network
 from neuromorph.sim.rng import derive_seed
 from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_quant_network, operating_statistics,
-                                       quantize_network, save_quantized, signal_error)
+                                       save_quantized, signal_error)
 
 
 def fit_report(q: QuantizedSCN, target: HardwareSpec) -> dict:
-    """The chip fit check of the deployed shapes (± input channel pairs, N hidden, M outputs)."""
-    n, m = q.n_neurons, q.n_inputs
-    w_in = np.zeros((2 * m, n), dtype=np.int64)
-    w_in[0::2] = q.w_in.T
-    w_in[1::2] = -q.w_in.T
-    rep = check_fit(target, 2 * m, n, m, weights_in=w_in, weights_rec=q.w_rec.T, weights_out=q.w_out.T,
-                    thresholds=q.threshold, dash_mem=np.full(n, q.dash_mem), dash_syn=np.full(n, q.dash_syn),
-                    n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
-                    taus=np.array([1.0 / q.lam]), dt=q.dt)
-    return rep.to_dict()
+    """The target backend's fit check of the deployed network, as a JSON-able dict."""
+    return backend_for(target).fit_check(q, target).to_dict()
 
 
 def find_network(run_dir: Union[str, Path]) -> Path:
@@ -56,9 +46,6 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float and
     fake-quant error on a common test signal, write QDIR.  Returns the report dict."""
-    from neuromorph.backends.xylo.deploy import spec_from_quantized
-    from neuromorph.backends.xylo.spec import save_spec
-
     net = load_network(find_network(run_dir))
     if not isinstance(net, SCN):
         raise ValueError("quantize supports SCNs without Dale's law (Figs 2, 3, 5 networks)")
@@ -68,9 +55,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if abs(target.dt - net.dt) > 1e-12:
         target = load_target(target_name, **dict(target_overrides or {}, dt=net.dt))
     out = Path(out)
+    backend = backend_for(target)
     c, x = evaluation_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
-    chip_device = target.device in ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu")
-    adapt = chip_device if adapt is None else bool(adapt)
+    # silicon without the one-spike-per-step arbiter: adapt to its dynamics unless told otherwise
+    adapt = (not backend.capabilities(target).one_spike_per_step) if adapt is None else bool(adapt)
     deployed = net
     report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
               "adapted_to_chip": adapt}
@@ -82,11 +70,11 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
             deployed = adapt_to_chip(net, steps=adapt_steps, seed=seed, progress=upd)
         report["adapt_steps"] = adapt_steps
-    stats = operating_statistics(deployed, c, seed)
+    stats = operating_statistics(deployed, c, seed, drive=backend.input_drive)
     opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24))
-    q = quantize_network(deployed, target, stats, opts)
+    q = backend.map(deployed, target, stats, opts)
     report.update(weight_bits=q.weight_bits, operating_statistics=stats)
-    report["fit_check"] = fit_report(q, target)
+    report["fit_check"] = backend.fit_check(q, target).to_dict()
     fl = signal_error(net, x, seed)
     report["error_float"] = fl["error"]
     report["rate_float_hz"] = fl["rate_hz"]
@@ -121,11 +109,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     save_network(net, out / "network_float.npz")
     save_network(deployed, out / "network_deployed.npz")
     save_quantized(q, out / QDIR_NETWORK)
-    if chip_device:
-        spec = spec_from_quantized(q, target)
-        save_spec(spec, out / "spec.npz", metadata={"target": target.name, "scale_out": q.scale_out,
-                                                   "input_gain": q.input_gain})
-        report["spec"] = "spec.npz"
+    report.update(backend.export(q, target, out))  # e.g. {"spec": "spec.npz"} on Xylo
     write_json(out / "quantization.json", report)
     atomic_write_text(out / "quantization.md", quantization_markdown(report))
     return report

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantization.encoding import encode_signed_events
+from quantization.encoding import encode_signed_events, pre_emphasis
 from quantization.hardware import HardwareSpec
 from quantization.mapping import QuantizedSCN
 
@@ -62,21 +62,13 @@ def input_drive(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     synapse's bit-shift low-pass: with ``a = 1 − 2^−dash_syn`` the synapse maps events e to
     ``Isyn_t = a (Isyn_{t−1} + W e_t)``, so sending ``G (u_t / a − u_{t−1})`` (G = 2^d − 1, the
     synapse's total gain folded into W) gives ``Isyn_t ∝ u_t``: no lag, no smoothing."""
-    return pre_emphasis(signal_increments(x, q.lam_chip, q.dt), q.dash_syn)
+    return pre_emphasis(signal_increments(x, q.lam_chip, q.dt), q.dash_syn)  # quantization.encoding
 
 
 def signal_increments(x: np.ndarray, lam: float, dt: float) -> np.ndarray:
     """``u_t = x_t − (1 − λdt) x_{t−1}`` (= dt·c_t), with x_{−1} = 0."""
     prev = np.vstack([np.zeros((1, x.shape[1])), x[:-1]])
     return x - (1.0 - lam * dt) * prev
-
-
-def pre_emphasis(u: np.ndarray, dash_syn: int) -> np.ndarray:
-    """Inverse of the bit-shift synapse (see :func:`input_drive`)."""
-    a = 1.0 - 2.0 ** (-int(dash_syn))
-    G = 2.0 ** int(dash_syn) - 1.0
-    prev = np.vstack([np.zeros((1, u.shape[1])), u[:-1]])
-    return G * (u / a - prev)
 
 
 def decode_output(q: QuantizedSCN, vmem_out: np.ndarray) -> np.ndarray:

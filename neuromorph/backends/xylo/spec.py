@@ -29,8 +29,11 @@ Defaults for absent keys are what ``XyloSim.from_specification`` really uses (ro
 ``weights_rec`` 0, all dashes **0** (its docstring says 1, the code uses 0), thresholds 0, biases 0,
 shifts 0, no aliases, ``dt`` 1e-3. Ranges are those xylosim accepts (its C++ types: int8 weights,
 int16 thresholds and biases); dashes are 4-bit on the chip. Shifts: xylosim computes ``w << k`` and
-narrows it to int16 (so ``k >= 9`` can wrap); the hardware register width is not documented, 0..15
-is accepted here.
+narrows it to int16 (so ``k >= 9`` can wrap); a spec accepts 0..15 so that XyloSim's behaviour can be
+studied, while the chips' 3-bit shift fields (0..7, ``max_weight_shift`` in the target YAML) are a
+fit-check limit (:func:`quantization.fit_check.check_fit`). The chip's *size* limits are not part of
+a spec's validity either: :func:`hardware_violations` reads them from the target's
+:class:`~quantization.hardware.HardwareSpec` (``hardware_configs/<device>.yaml`` by default).
 
 File format (``save_spec``/``load_spec``): an NPZ of plain numeric arrays, nothing pickled; scalars
 are 0-d arrays; ``aliases`` one int per hidden neuron (-1 none); entry ``__meta__`` is a JSON string
@@ -41,18 +44,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+from neuromorph.artifacts import atomic_write
+
+if TYPE_CHECKING:
+    from quantization.hardware import HardwareSpec
 
 __all__ = [
     "SpecError",
     "XyloSpec",
-    "DEVICE_LIMITS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "save_spec",
@@ -67,13 +73,6 @@ INT8 = (-128, 127)
 INT16 = (-32768, 32767)
 DASH = (0, 15)
 SHIFT = (0, 15)
-
-#: Published size limits of the SNN cores (rockpool docs / mappers; checked by samna, not by XyloSim).
-DEVICE_LIMITS: dict[str, dict[str, int]] = {
-    "xylo-audio-v2": dict(n_in=16, n_hid=1000, n_out=8, n_syn=2, n_ien=1000, n_oen=1000, fan_out=64),
-    "xylo-audio-v3": dict(n_in=16, n_hid=992, n_out=32, n_syn=2, n_ien=128, n_oen=128, fan_out=1024),
-    "xylo-imu": dict(n_in=16, n_hid=496, n_out=16, n_syn=1, n_ien=128, n_oen=128, fan_out=512),
-}
 
 # Keys of Rockpool spec dicts that are not part of the network (mapper output); ignored on input.
 _IGNORED_KEYS = frozenset({"mapped_graph"})
@@ -178,7 +177,7 @@ class XyloSpec:
         """Fill defaults, convert dtypes and validate everything (raises :class:`SpecError`)."""
         from neuromorph.backends.xylo.rockpool_compat import DEVICES  # light module, no rockpool import
 
-        if self.device not in DEVICES:
+        if self.device not in DEVICES:  # the Xylo devices; limits of each come from its YAML
             raise SpecError(f"device: unknown Xylo device {self.device!r}; expected one of {sorted(DEVICES)}")
         if self.weights_in is None or self.weights_out is None:
             raise SpecError("weights_in and weights_out are required")
@@ -209,8 +208,12 @@ class XyloSpec:
             raise SpecError(f"weights_in: Nien={n_ien} exceeds Nhid={n_hid} (weights_in {w_in.shape})")
         if n_hid == 0:
             raise SpecError("weights_rec: the network needs at least one hidden neuron")
-        if self.device == "xylo-imu" and n_syn != 1:
-            raise SpecError(f"weights_in: xylo-imu has one synapse per neuron (Nsyn=1), got Nsyn={n_syn}")
+        if n_syn > 1:  # every device has >= 1 synapse state, so only Nsyn 2 can exceed it
+            max_syn = _device_target(self.device).max_syn
+            if max_syn is not None and n_syn > max_syn:
+                count = "one synapse" if max_syn == 1 else f"{max_syn} synapses"
+                raise SpecError(f"weights_in: {self.device} has {count} per neuron (Nsyn={max_syn}), "
+                                f"got Nsyn={n_syn}")
 
         w_out = _as_int_array("weights_out", self.weights_out, np.int8, INT8)
         if w_out.ndim != 2 or w_out.shape[0] > n_hid:
@@ -354,24 +357,44 @@ def _normalise_aliases(aliases: Any, n_hid: int) -> np.ndarray:
     return arr
 
 
-def hardware_violations(spec: XyloSpec) -> list[str]:
-    """Size limits of ``spec.device`` that the spec exceeds (empty list = fits).
+def _device_target(device: str) -> "HardwareSpec":
+    from neuromorph.backends.xylo.backend import device_target
 
-    XyloSim and the emulator run any size; only samna/the chip enforce these. Fan-out counts the
-    non-zero recurrent weights leaving each hidden neuron over both synapses.
+    return device_target(device)
+
+
+def hardware_violations(spec: XyloSpec, target: "HardwareSpec | None" = None) -> list[str]:
+    """Size limits of the target that the spec exceeds (empty list = fits).
+
+    Parameters
+    ----------
+    spec : XyloSpec
+        The network.
+    target : HardwareSpec, optional
+        The target whose limits apply; default the built-in target of ``spec.device``
+        (``hardware_configs/<device>.yaml``).
+
+    Returns
+    -------
+    list of str
+        One ``"<device>: <what> <got> > <limit>"`` line per exceeded limit. XyloSim and the emulator
+        run any size; only samna/the chip enforce these. Fan-out counts the non-zero recurrent
+        weights leaving each hidden neuron over both synapses; unlimited (null) limits never bind.
     """
-    lim = DEVICE_LIMITS[spec.device]
+    t = target if target is not None else _device_target(spec.device)
+    n_ien = t.max_hidden if t.input_projection == "all" else t.input_projection_size
+    n_oen = t.max_hidden if t.output_projection == "all" else t.output_projection_size
     fan_out = int(np.count_nonzero(spec.weights_rec, axis=(1, 2)).max()) if spec.n_hidden else 0
     checks = [
-        ("input channels", spec.n_in, lim["n_in"]),
-        ("hidden neurons", spec.n_hidden, lim["n_hid"]),
-        ("output neurons", spec.n_out, lim["n_out"]),
-        ("synapses per neuron", spec.n_syn, lim["n_syn"]),
-        ("input-expansion neurons (Nien)", spec.n_ien, lim["n_ien"]),
-        ("output-expansion neurons (Noen)", spec.n_oen, lim["n_oen"]),
-        ("recurrent fan-out", fan_out, lim["fan_out"]),
+        ("input channels", spec.n_in, t.max_inputs),
+        ("hidden neurons", spec.n_hidden, t.max_hidden),
+        ("output neurons", spec.n_out, t.max_outputs),
+        ("synapses per neuron", spec.n_syn, t.max_syn),
+        ("input-expansion neurons (Nien)", spec.n_ien, n_ien),
+        ("output-expansion neurons (Noen)", spec.n_oen, n_oen),
+        ("recurrent fan-out", fan_out, t.max_fanout),
     ]
-    return [f"{spec.device}: {what} {got} > {mx}" for what, got, mx in checks if got > mx]
+    return [f"{spec.device}: {what} {got} > {mx}" for what, got, mx in checks if mx is not None and got > mx]
 
 
 # ------------------------------------------------------------------------------ file I/O
@@ -379,9 +402,9 @@ def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] 
     """Write ``spec`` to ``path`` (NPZ, no pickles) atomically; returns the path written.
 
     ``metadata`` must be JSON-serialisable; it is merged into the ``__meta__`` JSON entry (the keys
-    ``format``, ``format_version`` and ``device`` are reserved). The file is written to a temporary
-    file in the same directory and moved into place with ``os.replace``, so readers never see a
-    half-written file and a failure leaves no temporary file behind. ``np.savez`` would append
+    ``format``, ``format_version`` and ``device`` are reserved). Written through
+    :func:`neuromorph.artifacts.atomic_write`, so readers never see a half-written file and a
+    failure leaves no temporary file behind. ``np.savez`` would append
     ``.npz`` to a name without it; we write through a file object, so ``path`` is used verbatim.
     """
     if not isinstance(spec, XyloSpec):
@@ -399,20 +422,16 @@ def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] 
     arrays = spec.to_arrays()
     arrays["__meta__"] = np.array(meta_json)  # 0-d unicode array: readable with allow_pickle=False
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    if not path.parent.is_dir():  # a spec goes into an existing directory; a typo is not silently created
+        raise FileNotFoundError(f"directory does not exist: {path.parent}")
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def load_spec(path: str | os.PathLike, return_metadata: bool = False) -> XyloSpec | tuple[XyloSpec, dict]:

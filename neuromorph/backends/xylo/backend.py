@@ -1,0 +1,116 @@
+"""The Xylo chip family as a :class:`~neuromorph.backends.base.Backend`: Xylo Audio 2, Xylo
+Audio 3 and Xylo IMU (the devices :data:`~neuromorph.backends.xylo.rockpool_compat.DEVICES`
+lists). Each device's limits come from its YAML in ``hardware_configs/``; a Xylo-shaped target
+(``device:`` one of these, other limits) needs no code (docs/backends.md).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from quantization.encoding import pre_emphasis
+from quantization.fit_check import FitReport
+from quantization.hardware import HardwareSpec
+from quantization.mapping import QuantizedSCN
+
+from neuromorph.backends.base import Backend, signed_pair_fit
+from neuromorph.backends.xylo.rockpool_compat import DEVICES
+
+SPEC_FILE = "spec.npz"
+#: States the emulator and XyloSim both record, in XyloSim's names.
+STATE_KEYS = ("Spikes", "Vmem", "Isyn", "Isyn2", "Vmem_out", "Isyn_out")
+_SATURATION_KEYS = ("Vmem", "Isyn", "Isyn2", "Vmem_out", "Isyn_out")
+
+
+class XyloBackend(Backend):
+    """Rockpool-format spec, sigma-delta ± channel input, bit-exact emulator, XyloSim reference."""
+
+    name = "xylo"
+    devices = tuple(DEVICES)
+
+    def input_drive(self, u: np.ndarray, dash_syn: int) -> np.ndarray:
+        """Pre-emphasis that cancels the input synapse's bit-shift low-pass (``deploy.input_drive``)."""
+        return pre_emphasis(u, dash_syn)
+
+    def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
+        """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``)."""
+        return signed_pair_fit(q, target)
+
+    def export(self, q: QuantizedSCN, target: HardwareSpec, out_dir: Path) -> dict[str, str]:
+        """``spec.npz``: the Rockpool spec (``XyloSim.from_specification(**spec)``)."""
+        from neuromorph.backends.xylo.deploy import spec_from_quantized
+        from neuromorph.backends.xylo.spec import save_spec
+
+        spec = spec_from_quantized(q, target)
+        save_spec(spec, Path(out_dir) / SPEC_FILE, metadata={"target": target.name, "scale_out": q.scale_out,
+                                                             "input_gain": q.input_gain})
+        return {"spec": SPEC_FILE}
+
+    def load_deployable(self, qdir: Path) -> Any:
+        from neuromorph.backends.xylo.spec import load_spec
+
+        path = Path(qdir) / SPEC_FILE
+        return load_spec(path) if path.is_file() else None
+
+    def deploy(self, qdir: Path, out: Path, *, hardware: bool = False) -> dict:
+        from neuromorph.backends.xylo.deployment import write_deployment
+
+        return write_deployment(qdir, out, hardware=hardware)
+
+    def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
+        from neuromorph.backends.xylo.deploy import encode_signal
+
+        return encode_signal(q, x)
+
+    def decode(self, q: QuantizedSCN, recording: dict) -> np.ndarray:
+        from neuromorph.backends.xylo.deploy import decode_output
+
+        return decode_output(q, recording["Vmem_out"])
+
+    def emulate(self, deployable: Any, raster: np.ndarray, record: bool = True) -> dict:
+        from neuromorph.backends.xylo.emulator import emulate
+
+        res = emulate(deployable, raster, record=record)
+        return {"output": res.output, **res.recording}
+
+    def reference_simulator(self, deployable: Any) -> Optional[Callable[[np.ndarray], dict]]:
+        """Rockpool's XyloSim (C++ xylosim) for the spec's device."""
+        from neuromorph.backends.xylo.rockpool_compat import xylosim_from_spec
+
+        sim = xylosim_from_spec(deployable, deployable.device)
+
+        def run(raster: np.ndarray) -> dict:
+            _, _, rec = sim(raster, record=True)
+            # the syns63300 simulator (Xylo IMU / Audio 3) records no Isyn2
+            return {k: np.asarray(rec[k]) for k in STATE_KEYS if k in rec}
+
+        return run
+
+    def saturation_counts(self, recording: dict) -> dict:
+        """(step, neuron) entries at the int16 state limits, per state."""
+        return {k: int(np.count_nonzero((recording[k] >= 32767) | (recording[k] <= -32768)))
+                for k in _SATURATION_KEYS}
+
+
+def device_target(device: str) -> HardwareSpec:
+    """The built-in target of a Xylo device (``hardware_configs/<device>.yaml``): the limits a
+    spec's ``device`` stands for when no other target is given. Loaded once per process and
+    configs directory (a spec is validated often; the YAML is 2-3 ms to parse)."""
+    from quantization.hardware import targets_dir
+
+    return _device_target(device, str(targets_dir()))
+
+
+@functools.lru_cache(maxsize=32)
+def _device_target(device: str, configs_dir: str) -> HardwareSpec:
+    from quantization.hardware import load_target
+
+    return load_target(device)
+
+
+BACKENDS = (XyloBackend(),)
+
+__all__ = ["XyloBackend", "BACKENDS", "STATE_KEYS", "SPEC_FILE", "device_target"]

@@ -1,0 +1,65 @@
+"""Deployment artefacts of a quantized network on a Xylo device (``neuromorph deploy``).
+
+From a QDIR (output of ``quantize``) it writes: the Rockpool spec (``spec.npz``, loads straight
+into ``XyloSim.from_specification``) and a readable ``spec.json``; NIR graphs of the float and
+the quantized network (``network_float.nir``, ``network_quantized.nir``; recurrent weights
+included); and, when SynSense's real ``samna`` is installed, the hardware configuration built by
+Rockpool's ``config_from_specification``.  ``samna`` is optional and detected at run time: the
+PyPI package of that name is a downloader shim and is never imported.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from neuromorph.artifacts import atomic_write, atomic_write_text, provenance, write_json
+from neuromorph.network import load_network
+
+
+def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware: bool = False) -> dict:
+    """Write the deployment artefacts of ``qdir`` into ``out``; returns a summary dict."""
+    from neuromorph.backends.nir import save_nir, scn_to_nir
+    from neuromorph.backends.xylo.nir import xylo_spec_to_nir
+    from neuromorph.backends.xylo.rockpool_compat import SamnaUnavailableError, config_from_spec, samna_available
+    from neuromorph.backends.xylo.spec import hardware_violations, load_spec
+
+    qdir, out = Path(qdir), Path(out)
+    spec_path = qdir / "spec.npz"
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"{qdir} holds no spec.npz: quantize for a Xylo target first "
+                                f"(e.g. --target xylo-audio-v2)")
+    spec = load_spec(spec_path)
+    if hardware and not samna_available():
+        try:  # raises SamnaUnavailableError with the instructions, before anything is written
+            config_from_spec(spec, spec.device)
+        except SamnaUnavailableError as exc:
+            raise RuntimeError(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "spec.npz", lambda tmp: shutil.copyfile(spec_path, tmp))
+    arrays = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in spec.to_rockpool_kwargs().items()}
+    write_json(out / "spec.json", {"device": spec.device, "spec": arrays})
+    summary = {"device": spec.device, "n_inputs": spec.n_in, "n_hidden": spec.n_hidden, "n_outputs": spec.n_out,
+               "hardware_violations": hardware_violations(spec), "samna_available": samna_available()}
+    save_nir(scn_to_nir(load_network(qdir / "network_float.npz")), out / "network_float.nir")
+    save_nir(xylo_spec_to_nir(spec.to_rockpool_kwargs()), out / "network_quantized.nir")
+    summary["nir"] = ["network_float.nir", "network_quantized.nir"]
+    if hardware:
+        try:
+            config, ok, msg = config_from_spec(spec, spec.device)
+        except SamnaUnavailableError as exc:
+            raise RuntimeError(str(exc)) from None
+        summary["hardware_config_valid"] = bool(ok)
+        summary["hardware_config_message"] = msg
+    summary["provenance"] = provenance()
+    write_json(out / "deploy.json", summary)
+    lines = [f"# Deployment: {spec.device}", "",
+             f"- network: {spec.n_in} input channels, {spec.n_hidden} hidden neurons, {spec.n_out} read-out neurons",
+             f"- fits the chip: {'yes' if not summary['hardware_violations'] else 'NO: ' + '; '.join(summary['hardware_violations'])}",
+             "- `spec.npz`: Rockpool spec (`XyloSim.from_specification(**spec)`); `spec.json`: the same, readable",
+             "- `network_float.nir`, `network_quantized.nir`: NIR graphs (recurrent weights included)",
+             f"- real samna: {'found' if summary['samna_available'] else 'not installed — hardware configuration and XyloSamna deployment need SynSense samna (optional extra; the PyPI package named samna is only a downloader shim)'}"]
+    atomic_write_text(out / "README.md", "\n".join(lines) + "\n")
+    return summary
