@@ -5,7 +5,6 @@ lists). Each device's limits come from its YAML in ``hardware_configs/``; a Xylo
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -18,6 +17,7 @@ from quantization.mapping import QuantizedSCN
 
 from neuromorph.backends.base import Backend, signed_pair_fit
 from neuromorph.backends.xylo.rockpool_compat import DEVICES
+from neuromorph.backends.xylo.spec import device_target
 
 SPEC_FILE = "spec.npz"
 #: States the emulator and XyloSim both record, in XyloSim's names.
@@ -93,22 +93,6 @@ class XyloBackend(Backend):
         """(step, neuron) entries at the int16 state limits, per state."""
         return {k: int(np.count_nonzero((recording[k] >= 32767) | (recording[k] <= -32768)))
                 for k in _SATURATION_KEYS}
-
-
-def device_target(device: str) -> HardwareSpec:
-    """The built-in target of a Xylo device (``hardware_configs/<device>.yaml``): the limits a
-    spec's ``device`` stands for when no other target is given. Loaded once per process and
-    configs directory (a spec is validated often; the YAML is 2-3 ms to parse)."""
-    from quantization.hardware import targets_dir
-
-    return _device_target(device, str(targets_dir()))
-
-
-@functools.lru_cache(maxsize=32)
-def _device_target(device: str, configs_dir: str) -> HardwareSpec:
-    from quantization.hardware import load_target
-
-    return load_target(device)
 
 
 BACKENDS = (XyloBackend(),)

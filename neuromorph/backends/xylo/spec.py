@@ -42,6 +42,7 @@ are 0-d arrays; ``aliases`` one int per hidden neuron (-1 none); entry ``__meta_
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import zipfile
@@ -357,10 +358,23 @@ def _normalise_aliases(aliases: Any, n_hid: int) -> np.ndarray:
     return arr
 
 
-def _device_target(device: str) -> "HardwareSpec":
-    from neuromorph.backends.xylo.backend import device_target
+def device_target(device: str) -> "HardwareSpec":
+    """The built-in target of a Xylo device (``hardware_configs/<device>.yaml``): the limits a
+    spec's ``device`` stands for when no other target is given. Loaded once per process and
+    configs directory (a spec is validated often; the YAML is 2-3 ms to parse)."""
+    from quantization.hardware import targets_dir
 
-    return device_target(device)
+    return _cached_device_target(device, str(targets_dir()))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_device_target(device: str, configs_dir: str) -> "HardwareSpec":
+    from quantization.hardware import load_target
+
+    return load_target(device)
+
+
+_device_target = device_target
 
 
 def hardware_violations(spec: XyloSpec, target: "HardwareSpec | None" = None) -> list[str]:
