@@ -115,7 +115,7 @@ def test_csv_run_resamples_and_keeps_channel_names(files, tmp_path):
 
 
 def test_ei_run(files, tmp_path):
-    d, x = files
+    _, x = files
     np.save(tmp_path / "short.npy", x[:8000])
     out = tmp_path / "ei"
     r = cli("train", "--data", tmp_path / "short.npy", "--dt", "0.001", "--network", "ei", "--neurons-e", "80",

@@ -15,7 +15,8 @@ PLOT_CHANNELS = 8
 PLOT_SECONDS = 3.0
 
 
-def reconstruction_figure(path: Path, rd: RunData, x_hat: np.ndarray, x_hat_before: Optional[np.ndarray] = None) -> Path:
+def reconstruction_figure(path: Path, rd: RunData, x_hat: np.ndarray,
+                          x_hat_before: Optional[np.ndarray] = None) -> Path:
     """Held-out signal (data units) and the float network's reconstruction after (and before)
     learning: one panel per channel, the first :data:`PLOT_SECONDS` s of the first held-out trial.
 

@@ -32,7 +32,7 @@ import numpy as np
 from neuromorph.data import OPERATING_STD, OPERATING_STD_EI, RunData, Signal, prepare_run_data, save_run_data
 from neuromorph.data.drive import Stream, join_steps, looped_source, play_once
 from neuromorph.metrics import normalized_error, optimal_decoder, predicted_recurrent, weight_distance
-from neuromorph.network import EINetwork, SCN, Network, save_network
+from neuromorph.network import EINetwork, Network, save_network
 from neuromorph.progress import progress_bar
 from neuromorph.sim.ei_simulator import learn_ei, simulate_ei
 from neuromorph.sim.init import default_rules, initial_ei_network, initial_scn
@@ -210,6 +210,7 @@ def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = Tr
     save_run_data(out, rd)
     reconstruction_figure(out / "reconstruction.png", rd, after["x_hat"], before["x_hat"])
     chans = list(rd.train.channels)
+    test_std = rd.scaling.to_data(rd.test.x).reshape(-1, len(chans)).std(axis=0)
     ei = plan.network == "ei"
     m = {
         "experiment": "signal",
@@ -220,10 +221,11 @@ def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = Tr
         "error_before": before["error"], "error_after": after["error"],
         "rate_before_hz": before["rate_hz"], "rate_after_hz": after["rate_hz"],
         "rate_during_learning_hz": float(learn_rate),
-        "per_channel": {c: {"error_before": before["per_channel_error"][i], "error_after": after["per_channel_error"][i],
+        # per channel: normalised error, RMSE in the data's units, and the held-out signal's std
+        "per_channel": {c: {"error_before": before["per_channel_error"][i],
+                            "error_after": after["per_channel_error"][i],
                             "rmse_before": before["per_channel_rmse"][i], "rmse_after": after["per_channel_rmse"][i],
-                            "std": float(rd.scaling.to_data(rd.test.x).reshape(-1, len(chans))[:, i].std())}
-                        for i, c in enumerate(chans)},
+                            "std": float(test_std[i])} for i, c in enumerate(chans)},
         "data": {"source": rd.source, "channels": chans, "dt": rd.dt, "data_dt": rd.meta.get("data_dt"),
                  "dt_source": rd.meta.get("dt_source"), "split": rd.split, "test_fraction": rd.test_fraction,
                  "train_shape": list(rd.train.x.shape), "test_shape": list(rd.test.x.shape),
