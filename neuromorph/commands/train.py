@@ -29,7 +29,7 @@ FLAG_KEYS = {"data": "data.file", "dt": "data.dt", "test_fraction": "data.test_f
 
 def add_arguments(p) -> None:
     p.add_argument("config", type=Path, nargs="?", help="YAML run config (default: built in)")
-    p.add_argument("--out", required=True, type=Path, help="run directory (created)")
+    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory (created)")
     p.add_argument("--data", type=Path, metavar="FILE", help="your signal: .npy, .npz, .csv or .wav [data.file]")
     p.add_argument("--dt", type=float, metavar="SECONDS",
                    help="sample step of FILE if the file does not state it (default: the network step) [data.dt]")
