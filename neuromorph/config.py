@@ -17,10 +17,28 @@ DEFAULT_PATH = Path(__file__).parent / "configs" / "default.yaml"
 #: :func:`tri_state` documents them.
 TRI_STATE_CHOICES = ("auto", "on", "off")
 
-_CHOICES = {("train", "experiment"): ("fig2",), ("train", "init"): ("paper", "code"),
+#: Built-in signal sources of ``data.source``: the paper's Fig 2 protocol or a named signal of
+#: :data:`neuromorph.data.BUILTIN_SOURCES` (listed here so reading a config imports no data code).
+DATA_SOURCES = ("fig2", "white-noise", "sine-cosine", "correlated-gaussian")
+#: The rules ``train.learn`` may name.
+LEARNABLE = ("recurrent", "feedforward")
+
+_CHOICES = {("train", "experiment"): ("fig2",), ("train", "init"): ("auto", "paper", "code"),
+            ("train", "network"): ("scn", "ei"), ("data", "source"): DATA_SOURCES,
             ("quantize", "method"): ("scn", "global", "channel"), ("quantize", "rounding"): ("nearest", "stochastic"),
             ("quantize", "adapt"): TRI_STATE_CHOICES}
-_POSITIVE = {("train", "iterations"), ("quantize", "adapt_steps"), ("verify", "test_steps")}
+_POSITIVE = {("train", "iterations"), ("quantize", "adapt_steps"), ("verify", "test_steps"),
+             ("data", "dt"), ("data", "channels"), ("data", "source_seconds"),
+             ("train", "neurons"), ("train", "neurons_e"), ("train", "neurons_i"), ("train", "leak"), ("train", "dt"),
+             ("train", "thresholds"), ("train", "beta"), ("train", "alpha"), ("train", "lr_rec"), ("train", "lr_ff"),
+             ("train", "steps"), ("train", "seconds")}
+_NON_NEGATIVE = {("train", "mu")}
+#: Keys whose default is null (the network kind decides): the type a value must have.
+_NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
+             ("train", "neurons"): int, ("train", "neurons_e"): int, ("train", "neurons_i"): int,
+             ("train", "dt"): float, ("train", "thresholds"): float, ("train", "mu"): float, ("train", "beta"): float,
+             ("train", "alpha"): float, ("train", "lr_rec"): float, ("train", "lr_ff"): float,
+             ("train", "steps"): int, ("train", "seconds"): float}
 
 
 class ConfigError(ValueError):
@@ -101,6 +119,13 @@ def _validate(cfg: dict, name: str) -> None:
         if isinstance(body, dict):
             for k, dv in body.items():
                 v = cfg[sec][k]
+                if dv is None:
+                    if v is not None:
+                        _check_nullable(name, sec, k, v)
+                    continue
+                if isinstance(dv, list):
+                    _check_learn(name, sec, k, v)
+                    continue
                 if isinstance(dv, bool) and not isinstance(v, bool):
                     raise ConfigError(f"{name}: {sec}.{k} must be true or false, got {v!r}")
                 if isinstance(dv, (int, float)) and not isinstance(dv, bool):
@@ -114,8 +139,39 @@ def _validate(cfg: dict, name: str) -> None:
                     raise ConfigError(f"{name}: {sec}.{k} = {v!r} is not one of {list(_CHOICES[(sec, k)])}")
         elif not isinstance(cfg[sec], int) or isinstance(cfg[sec], bool):
             raise ConfigError(f"{name}: {sec} must be an integer, got {cfg[sec]!r}")
+    tf = cfg["data"]["test_fraction"]
+    if not 0 < tf < 1:
+        raise ConfigError(f"{name}: data.test_fraction must be between 0 and 1 (exclusive), got {tf}")
     if cfg["quantize"]["mismatch"] < 0:
         raise ConfigError(f"{name}: quantize.mismatch must be >= 0, got {cfg['quantize']['mismatch']}")
+
+
+def _check_nullable(name: str, sec: str, k: str, v) -> None:
+    """A value given for a key whose default is null: of its type (:data:`_NULLABLE`) and range."""
+    kind = _NULLABLE[(sec, k)]
+    if kind == "text":
+        if not isinstance(v, str) or not v.strip():
+            raise ConfigError(f"{name}: {sec}.{k} must be a file path (text) or null, got {v!r}")
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{name}: {sec}.{k} must be a number or null, got {v!r}")
+    if kind is int and float(v) != int(v):
+        raise ConfigError(f"{name}: {sec}.{k} must be an integer, got {v}")
+    if (sec, k) in _POSITIVE and not v > 0:
+        raise ConfigError(f"{name}: {sec}.{k} must be > 0, got {v}")
+    if (sec, k) in _NON_NEGATIVE and not v >= 0:
+        raise ConfigError(f"{name}: {sec}.{k} must be >= 0, got {v}")
+
+
+def _check_learn(name: str, sec: str, k: str, v) -> None:
+    """``train.learn``: a non-empty list of distinct names of :data:`LEARNABLE`."""
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f"{name}: {sec}.{k} must be a non-empty list of {list(LEARNABLE)}, got {v!r}")
+    bad = [x for x in v if x not in LEARNABLE]
+    if bad:
+        raise ConfigError(f"{name}: {sec}.{k} names {bad[0]!r}, not one of {list(LEARNABLE)}")
+    if len(set(v)) != len(v):
+        raise ConfigError(f"{name}: {sec}.{k} names a rule twice: {v}")
 
 
 def dump_config(cfg: dict) -> str:

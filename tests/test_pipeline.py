@@ -78,13 +78,13 @@ def test_emulate_command_matches_xylosim_and_library(stages, tmp_path):
     ("emulate {q}/spec.npz --input {nope}.npy --out {o}", "input raster not found"),
     ("emulate {q}/spec.npz --input {bad} --out {o}", "raster has 3 channels, the spec has 4 inputs"),
     ("emulate {nope}.npz --input {bad} --out {o}", "spec file not found"),
-    ("pipeline --config {badcfg} --out {o}", "unknown key train.neurons"),
+    ("pipeline --config {badcfg} --out {o}", "unknown key train.nuerons"),
     ("deploy {train} --out {o}", "holds no spec.npz"),
     ("deploy {q} --out {o} --hardware", "needs SynSense's real 'samna'"),
 ])
 def test_user_errors(stages, tmp_path, args, msg):
     np.save(tmp_path / "bad.npy", np.zeros((10, 3), dtype=np.int64))
-    (tmp_path / "bad.yaml").write_text("train:\n  neurons: 5\n")
+    (tmp_path / "bad.yaml").write_text("train:\n  nuerons: 5\n")
     real = args.format(train=stages / "train", q=stages / "q", o=tmp_path / "o", nope=tmp_path / "nope",
                        bad=tmp_path / "bad.npy", badcfg=tmp_path / "bad.yaml").split()
     r = cli(*real)

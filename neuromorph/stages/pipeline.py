@@ -14,20 +14,27 @@ from neuromorph.config import dump_config, tri_state
 from neuromorph.progress import progress_bar
 from neuromorph.stages.deploy import deploy
 from neuromorph.stages.quantize import quantize_run
-from neuromorph.stages.train import run_train
+from neuromorph.stages.train import prepare_training, run_train
 from neuromorph.stages.verify import verify
 
 
 def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
-    """Run every stage under ``cfg``; returns the summary (also written to summary.json)."""
+    """Run every stage under ``cfg``; returns the summary (also written to summary.json).
+
+    The train stage's input (config combinations, the data file) is checked before ``out`` is
+    created, so a bad config or file leaves nothing behind."""
     out = Path(out)
+    prepared = prepare_training(cfg)
+    if prepared.plan.network != "scn":
+        raise ValueError(f"pipeline: train.network = {prepared.plan.network} cannot be quantized (quantize maps "
+                         f"SCNs); train EI networks with 'neuromorph train'")
     out.mkdir(parents=True, exist_ok=True)
     q = cfg["quantize"]
     seed = int(cfg["seed"])
     times = {}
     with progress_bar(4, "pipeline", progress, unit="stage") as step:
         t0 = time.perf_counter()
-        train = run_train(cfg, out / "train", progress)
+        train = run_train(cfg, out / "train", progress, prepared=prepared)
         times["train"] = time.perf_counter() - t0
         step(1)
         t0 = time.perf_counter()
@@ -52,8 +59,9 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
         "error_fake_quant": ver["error_fake_quant"],
         "error_emulated": ver.get("error_emulated"),
         "emulator_matches_xylosim": ver.get("emulator_matches_xylosim"),
-        "training": {k: train[k] for k in ("error_before", "error_after", "rate_before_hz", "rate_after_hz",
-                                           "weight_distance", "steps")},
+        "training": {**{k: train[k] for k in ("error_before", "error_after", "rate_before_hz", "rate_after_hz",
+                                              "weight_distance", "steps")},
+                     **({"data_source": train["data"]["source"]} if "data" in train else {})},
         "fit_ok": qrep["fit_check"]["ok"],
         "adapted_to_chip": qrep["adapted_to_chip"],
         "hardware_violations": dep["hardware_violations"] if dep else None,
@@ -81,8 +89,11 @@ def pipeline_markdown(s: dict, qrep: dict, ver: dict) -> str:
         "## 1. Learning (local plasticity, Brendel et al. 2020)", "",
         f"{tr['steps']:,} steps: coding error {tr['error_before']:.3g} → {tr['error_after']:.3g}, "
         f"rate {tr['rate_before_hz']:.3g} → {tr['rate_after_hz']:.3g} Hz, distance of Ω to −FFᵀ "
-        f"{tr['weight_distance']:.3g}.", "",
-        "![learning curves](train/learning_curves.png)", "",
+        f"{tr['weight_distance']:.3g}"
+        + (f" (on {tr['data_source']}, held-out part; details: `train/report.md`)." if tr.get("data_source") else "."),
+        "",
+        "![reconstruction after learning](train/reconstruction.png)" if tr.get("data_source")
+        else "![learning curves](train/learning_curves.png)", "",
         "## 2. Quantization and deployment", "",
         f"Target {s['target']}, {qrep['weight_bits']}-bit weights, method {qrep['method']}; fit check "
         f"{'passed' if s['fit_ok'] else 'FAILED'}; adapted to the chip's dynamics: {s['adapted_to_chip']}. "

@@ -1,7 +1,12 @@
-"""The train stage: learn an SCN with the local plasticity rules, evaluate it over learning and
-write what ``neuromorph quantize`` reads.
+"""The train stage: learn a network with the local plasticity rules, evaluate it and write what
+``neuromorph quantize`` reads.
 
-The protocol is the paper's Fig 2 (docs/authors_code.md §2): smoothed white-noise input in
+Two protocols, chosen by the run config (:func:`neuromorph.stages.train_plan.plan_training`):
+a signal — the user's data file (``data.file``) or a named built-in signal — learnt by an SCN
+or an EI network (:mod:`neuromorph.stages.train_signal`), or, by default, the paper's Fig 2
+protocol described next.
+
+The Fig 2 protocol (docs/authors_code.md §2): smoothed white-noise input in
 blocks of :data:`BLOCK` steps, the Fig 2 code's rules, weight snapshots at steps 2, 4, …, 2^J.
 Each snapshot and the final network are evaluated (docs/authors_code.md §2.5): decoder fitted on
 50 s at 0.3·A, error/rate/Var(V) on test trials at A, weight distance to −F Fᵀ.
@@ -12,8 +17,11 @@ the final evaluation), ``network_initial.npz``, the PNG figures of
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -25,9 +33,13 @@ from neuromorph.network import SCN, save_network
 from neuromorph.plots import training_figures
 from neuromorph.progress import progress_bar
 from neuromorph.sim.evaluation import EvalProtocol, evaluate
+from neuromorph.data import RunData, builtin_signal, load_signal
 from neuromorph.sim.init import SCNParams, default_rules, initial_scn
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.simulator import LearnResult, block_noise_source, learn, simulate
+from neuromorph.stages.train_plan import TrainPlan, plan_training
+from neuromorph.stages.train_report import write_train_report
+from neuromorph.stages.train_signal import run_data, train_on_signal
 
 BLOCK = 1000  # steps per input block (one learning "iteration")
 QUICK_TRIALS = 3  # test trials per evaluation in the pipeline's quick protocol (the paper's: 10)
@@ -104,13 +116,14 @@ def tuning_curves(net: SCN, seed: int, n_angles: int = 36, magnitude: float = 3.
 
 def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
                   protocol: Optional[EvalProtocol] = None, progress: bool = True, n_neurons: int = 20,
-                  n_inputs: int = 2, params: SCNParams = SCNParams(), experiment: str = "fig2") -> dict:
+                  n_inputs: int = 2, params: SCNParams = SCNParams(), experiment: str = "fig2",
+                  rules: Optional[tuple] = None) -> dict:
     """Learn (:func:`learn_scn`), evaluate every snapshot, write the networks and figures.
 
     Parameters
     ----------
     out : output directory (created).
-    seed, iterations, init, n_neurons, n_inputs, params, experiment : as :func:`learn_scn`.
+    seed, iterations, init, n_neurons, n_inputs, params, experiment, rules : as :func:`learn_scn`.
     protocol : evaluation protocol (default: ``EvalProtocol()``, 10 test trials).
     progress : show progress bars.
 
@@ -123,7 +136,7 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     net0, res = learn_scn(seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
-                          progress=progress, experiment=experiment)
+                          rules=rules, progress=progress, experiment=experiment)
     learn_seconds = time.perf_counter() - t0
     proto = protocol or EvalProtocol()
     curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
@@ -183,16 +196,101 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     return metrics
 
 
-def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
-    """The stage under a run config (its ``seed`` and ``train`` section), quick evaluation
-    protocol (:data:`QUICK_TRIALS` test trials); writes ``metrics.json`` (the metrics of
-    :func:`train_network` plus ``config`` and ``provenance``) and returns it."""
+#: Every file a train run writes (either protocol): removed from the output directory before a
+#: new run's files move in, so no file of an earlier run is left beside them.
+TRAIN_OUTPUTS = ("network.npz", "network_initial.npz", "data.npz", "metrics.json", "report.md", "reconstruction.png",
+                 "learning_curves.png", "feedforward_weights.png", "recurrent_vs_optimal.png",
+                 "reconstruction_and_rasters.png", "tuning_curves.png")
+
+
+@dataclass(frozen=True)
+class PreparedTraining:
+    """A checked train run: its plan and, for a signal, the data it will learn (in network units).
+
+    Everything that can fail on the user's input has failed by the time one exists."""
+
+    plan: TrainPlan
+    data: Optional[RunData] = None
+
+
+def prepare_training(cfg: dict) -> PreparedTraining:
+    """Check ``cfg`` (:func:`plan_training`) and read, resample, split and scale its signal.
+
+    Raises :class:`~neuromorph.config.ConfigError` or :class:`~neuromorph.data.DataError` (one
+    line each) before anything is learnt or written."""
+    plan = plan_training(cfg)
+    if plan.protocol == "fig2":
+        return PreparedTraining(plan)
+    if plan.file is not None:
+        sig = load_signal(plan.file, dt=plan.data_dt, default_dt=plan.dt)
+    else:
+        sig = builtin_signal(plan.source, plan.n_inputs, int(round(plan.source_seconds / plan.dt)), plan.dt,
+                             plan.params.lam, derive_seed(plan.seed, 1))
+    return PreparedTraining(plan, run_data(plan, sig))
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the files of ``staging`` into ``out``, removing :data:`TRAIN_OUTPUTS` of earlier runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in TRAIN_OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    for f in sorted(staging.iterdir()):
+        os.replace(f, out / f.name)
+
+
+def run_train(cfg: dict, out: Path, progress: bool = True, prepared: Optional[PreparedTraining] = None) -> dict:
+    """The stage under a run config (its ``seed``, ``data`` and ``train`` sections).
+
+    The fig2 protocol runs as :func:`train_network` with the quick evaluation protocol
+    (:data:`QUICK_TRIALS` test trials); a signal as
+    :func:`neuromorph.stages.train_signal.train_on_signal` plus ``report.md``.  Either writes
+    ``metrics.json`` (the metrics plus ``config`` and ``provenance``).  The files are made in a
+    staging directory beside ``out`` and moved in only when all are written: a run that fails
+    leaves ``out`` as it was.
+
+    Parameters
+    ----------
+    cfg : a config of :func:`neuromorph.config.load_config`.
+    out : output directory.
+    progress : show progress bars.
+    prepared : the result of :func:`prepare_training` for ``cfg`` (done here if None).
+
+    Returns
+    -------
+    metrics : dict (as written to ``metrics.json``).
+    """
     out = Path(out)
-    t = cfg["train"]
-    metrics = train_network(out, seed=int(cfg["seed"]), iterations=int(t["iterations"]), init=t["init"],
-                            protocol=EvalProtocol(n_trials=QUICK_TRIALS), progress=progress,
-                            experiment=t["experiment"])
-    metrics["config"] = cfg
-    metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
-    write_json(out / "metrics.json", metrics)
+    prep = prepared or prepare_training(cfg)
+    plan = prep.plan
+    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    ok = False
+    try:
+        if plan.protocol == "fig2":
+            rules = None
+            if set(plan.learn) != {"recurrent", "feedforward"}:
+                rules = tuple(r for r, name in zip(default_rules(plan.params), ("recurrent", "feedforward"))
+                              if name in plan.learn)
+            metrics = train_network(staging, seed=plan.seed, iterations=plan.iterations, init=plan.init,
+                                    protocol=EvalProtocol(n_trials=QUICK_TRIALS), progress=progress,
+                                    n_neurons=plan.n_neurons, n_inputs=2, params=plan.params,
+                                    experiment=cfg["train"]["experiment"], rules=rules)
+        else:
+            metrics = train_on_signal(staging, plan, prep.data, progress)
+        metrics["config"] = cfg
+        metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
+        write_json(staging / "metrics.json", metrics)
+        if plan.protocol != "fig2":
+            write_train_report(staging, metrics)
+        _publish(staging, out)
+        ok = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not ok:
+            for p in made:  # parents this call created (innermost first)
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
     return metrics
