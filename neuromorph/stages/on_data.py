@@ -27,6 +27,13 @@ from neuromorph.sim.signals import current_for_signal
 from neuromorph.sim.simulator import SimOptions, simulate
 
 
+def warn_stderr(msg: str) -> None:
+    """One warning line on stderr (``neuromorph: warning: …``)."""
+    import sys
+
+    print(f"neuromorph: warning: {msg}", file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class UserSignal:
     """A signal to code, in network units, with the way back to the user's file.
@@ -68,16 +75,7 @@ class UserSignal:
     def to_user(self, y: np.ndarray) -> np.ndarray:
         """A model's estimate (trials, T, M), network units at ``dt`` → data units at
         ``dt_user``, the shape of :attr:`reference` (row t estimates the user's row t)."""
-        y = as_trials(y)
-        if self.resampled:
-            back = resample(Signal(y, self.dt, source="estimate"), self.dt_user).x
-            n = self.reference.shape[1]
-            if back.shape[1] >= n:
-                back = back[:, :n]
-            else:  # resampling rounds the length; the last sample stands for the missing one
-                back = np.concatenate([back, np.repeat(back[:, -1:], n - back.shape[1], axis=1)], axis=1)
-            y = back
-        return self.scaling.to_data(y)
+        return to_user_grid(y, self.dt, self.dt_user, int(self.reference.shape[1]), self.scaling)
 
     def shaped(self, a: np.ndarray) -> np.ndarray:
         """``a`` (trials, T, M) in the user's array layout ((T, M) for a 2-D file)."""
@@ -87,6 +85,39 @@ class UserSignal:
         return {"source": self.source, "shape": list(self.shaped(self.reference).shape), "dt_s": self.dt_user,
                 "network_dt_s": self.dt, "resampled": self.resampled, "network_steps": int(self.x.shape[1]),
                 "trials": int(self.x.shape[0]), "channels": list(self.channels), **self.notes}
+
+
+def to_user_grid(y: np.ndarray, dt: float, dt_user: float, n_user: int, scaling: Scaling) -> np.ndarray:
+    """Estimate ``y`` (trials, T, M), network units at step ``dt`` → data units at ``dt_user``,
+    exactly ``n_user`` rows per trial (polyphase resampling is zero-phase, so row t stays the
+    estimate at time t·dt_user; it rounds the length, which is cut or padded with the last row)."""
+    y = as_trials(y)
+    if abs(dt - dt_user) > 1e-9 * dt:
+        y = resample(Signal(y, dt, source="estimate"), dt_user).x
+        if y.shape[1] >= n_user:
+            y = y[:, :n_user]
+        else:
+            y = np.concatenate([y, np.repeat(y[:, -1:], n_user - y.shape[1], axis=1)], axis=1)
+    return scaling.to_data(y)
+
+
+def qdir_scaling(qdir: Union[str, Path]) -> Optional[Scaling]:
+    """The data scaling of a quantize output: that of the run's ``data.npz`` copy, else the one
+    quantize fitted on a ``--calibration`` file for a run without data, else None."""
+    import json
+
+    from neuromorph.data import load_run_data
+
+    qdir = Path(qdir)
+    rd = load_run_data(qdir)
+    if rd is not None:
+        return rd.scaling
+    p = qdir / "quantization.json"
+    if p.is_file():
+        sc = json.loads(p.read_text()).get("scaling")
+        if sc and not (np.allclose(sc["offset"], 0) and np.allclose(sc["scale"], 1)):
+            return Scaling(np.asarray(sc["offset"], dtype=np.float64), np.asarray(sc["scale"], dtype=np.float64))
+    return None
 
 
 def signal_from_arrays(x_net: np.ndarray, dt: float, scaling: Scaling, source: str,

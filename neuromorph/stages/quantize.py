@@ -29,7 +29,7 @@ from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_qu
                                        save_quantized)
 from neuromorph.sim.rng import derive_seed
 from neuromorph.stages.on_data import (UserSignal, input_clipping, run_emulated, run_float, signal_from_arrays,
-                                       signal_from_file, user_error)
+                                       signal_from_file, user_error, warn_stderr)
 
 
 def fit_report(q: QuantizedSCN, target: HardwareSpec) -> dict:
@@ -52,12 +52,6 @@ def find_network(run_dir: Union[str, Path]) -> Path:
 
 #: Steps of the calibration signal simulated for the voltage and read-out peaks.
 CALIBRATION_SIM_STEPS = 200_000
-
-
-def _warn(msg: str) -> None:
-    import sys
-
-    print(f"neuromorph: warning: {msg}", file=sys.stderr)
 
 
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
@@ -92,7 +86,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  test_steps: int = 10_000, target_overrides: Optional[dict] = None,
                  adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False,
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
-                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=_warn) -> dict:
+                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 

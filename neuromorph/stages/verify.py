@@ -26,16 +26,17 @@ from neuromorph.quant.calibration import WARN_CLIPPING
 from neuromorph.quant.fakequant import QDIR_NETWORK, evaluation_signal, fake_quant_network, load_quantized
 from neuromorph.sim.simulator import chip_options
 from neuromorph.stages.on_data import (UserSignal, channel_errors, compare_with_reference, input_clipping,  # noqa: F401
-                                       run_emulated, run_float, signal_from_arrays, signal_from_file, user_error)
+                                       qdir_scaling, run_emulated, run_float, signal_from_arrays, signal_from_file, user_error,
+                                       warn_stderr)
 
 def test_signal(qdir: Path, ref, data: Optional[Union[str, Path]] = None, *, dt: Optional[float] = None,
                 seed: int = 0, test_steps: int = 10_000) -> UserSignal:
     """What ``verify`` tests on: ``data`` (a file, scaled with the run's scaling and resampled to
     the network's step), else the run's held-out split kept in QDIR (``data.npz``), else the
     built-in white noise (``test_steps`` steps) for a run without data."""
-    rd = load_run_data(qdir)
     if data is not None:
-        return signal_from_file(data, ref.dt, ref.n_inputs, rd.scaling if rd else _stored_scaling(qdir), dt=dt)
+        return signal_from_file(data, ref.dt, ref.n_inputs, qdir_scaling(qdir), dt=dt)
+    rd = load_run_data(qdir)
     if rd is not None:
         return signal_from_arrays(rd.test.x, rd.dt, rd.scaling, "held-out split of the run (data.npz)",
                                   rd.test.channels)
@@ -43,19 +44,9 @@ def test_signal(qdir: Path, ref, data: Optional[Union[str, Path]] = None, *, dt:
     return signal_from_arrays(x, ref.dt, Scaling.identity(ref.n_inputs), "built-in white noise")
 
 
-def _stored_scaling(qdir: Path) -> Optional[Scaling]:
-    """The scaling quantize recorded when it calibrated on a file for a run without data."""
-    p = qdir / "quantization.json"
-    if p.is_file():
-        sc = json.loads(p.read_text()).get("scaling")
-        if sc and not (np.allclose(sc["offset"], 0) and np.allclose(sc["scale"], 1)):
-            return Scaling(np.asarray(sc["offset"]), np.asarray(sc["scale"]))
-    return None
-
-
 def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test_steps: int = 10_000,
            with_xylosim: bool = True, data: Optional[Union[str, Path]] = None, data_dt: Optional[float] = None,
-           warn=None) -> dict:
+           warn=warn_stderr) -> dict:
     """Verify the deployment in ``qdir`` (output of ``quantize``) on the user's signal.
 
     Writes verify.json, report.md, reconstruction.png (and rates.png), ``decoded_float.npy``,
