@@ -34,6 +34,7 @@ COMMANDS = {
     "quantize": "neuromorph.commands.quantize",
     "deploy": "neuromorph.commands.deploy",
     "emulate": "neuromorph.commands.emulate",
+    "encode": "neuromorph.commands.encode",
     "verify": "neuromorph.commands.verify",
     "targets": "neuromorph.commands.targets",
     "study": "neuromorph.commands.study",

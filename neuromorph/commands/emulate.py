@@ -1,51 +1,99 @@
-"""neuromorph emulate SPEC --input RASTER.npy [--record] --out DIR"""
+"""neuromorph emulate SPEC_OR_QDIR --input RASTER.npy [--decode QDIR] [--record] --out DIR"""
 from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "run a Xylo spec bit-exactly on an input raster"
-DESCRIPTION = """Emulate the Xylo SNN core (bit-exact with Rockpool's XyloSim) for a spec file.
+HELP = "run a Xylo spec bit-exactly on an input raster (and decode the read-out)"
+DESCRIPTION = """Emulate the Xylo SNN core (bit-exact with Rockpool's XyloSim) on an input raster.
 
-SPEC: a Rockpool-format spec NPZ as written by 'quantize'/'deploy' (plain arrays, no pickle).
-RASTER: integer array (time steps x input channels) in .npy. DIR/record.npz gets 'output'
-(time x outputs) and, with --record, Spikes, Vmem, Isyn, Isyn2, Vmem_out, Isyn_out named and
-shaped as XyloSim records them."""
+SPEC_OR_QDIR: a Rockpool-format spec NPZ as written by 'quantize'/'deploy' (plain arrays, no
+pickle), or a quantize output directory QDIR (its spec.npz is run and its read-out decoded).
+RASTER: integer array (time steps x input channels), or (trials x time steps x channels), in
+.npy — e.g. from 'neuromorph encode QDIR --data FILE --out RASTER.npy'.
+
+The network's estimate of the signal lives in the output neurons' membrane (they never fire):
+with a QDIR (or a spec plus --decode QDIR) DIR/decoded.npy gets it, in the data's units, and —
+when RASTER.json from 'encode' lies beside the raster — on the rows of the encoded data file
+(row t estimates the file's row t). DIR/record.npz gets 'output' (time x outputs) and, with
+--record, Spikes, Vmem, Isyn, Isyn2, Vmem_out, Isyn_out named and shaped as XyloSim records them
+(a leading trial axis for a 3-D raster)."""
 
 
 def add_arguments(p) -> None:
-    p.add_argument("spec", type=Path, help="spec .npz")
-    p.add_argument("--input", required=True, type=Path, help="input raster .npy (T x Nin integers)")
+    p.add_argument("spec", type=Path, metavar="SPEC_OR_QDIR", help="spec .npz, or a quantize output directory")
+    p.add_argument("--input", required=True, type=Path, help="input raster .npy ((trials x) T x Nin integers)")
+    p.add_argument("--decode", type=Path, metavar="QDIR",
+                   help="decode the read-out with this quantize output (implied when SPEC_OR_QDIR is a QDIR)")
     p.add_argument("--record", action="store_true", help="also record the internal states")
     p.add_argument("--out", required=True, type=Path)
+
+
+def _load_raster(path: Path, n_in: int):
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"input raster not found: {path}")
+    try:
+        raster = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a plain .npy array ({exc})") from None
+    if raster.ndim not in (2, 3):
+        raise ValueError(f"{path}: raster must be (time steps, input channels) or (trials, time steps, input "
+                         f"channels), got shape {raster.shape}")
+    if raster.shape[-1] != n_in:
+        raise ValueError(f"{path}: raster has {raster.shape[-1]} channels, the spec has {n_in} inputs")
+    if raster.dtype.kind not in "iub":
+        if not np.all(np.isfinite(raster)) or np.any(raster != np.round(raster)):
+            raise ValueError(f"{path}: raster must hold integer event counts")
+        raster = raster.astype(np.int64)
+    if np.any(raster < 0):
+        raise ValueError(f"{path}: raster holds negative event counts")
+    return raster
 
 
 def main(args) -> int:
     import numpy as np
 
+    from neuromorph.artifacts import atomic_write_bytes
     from neuromorph.backends.base import backend_for_device
     from neuromorph.backends.xylo.spec import load_spec  # the spec file format this command reads
-    from neuromorph.artifacts import atomic_write_bytes
+    from neuromorph.stages.chip_io import decode_recordings, emulate_trials, load_chip, read_sidecar
 
-    spec = load_spec(args.spec)
+    qdir = args.decode
+    if args.spec.is_dir():
+        if qdir is not None and qdir.resolve() != args.spec.resolve():
+            raise ValueError(f"{args.spec} is a quantize output directory; --decode {qdir} names another one")
+        qdir = args.spec
+    chip = load_chip(qdir) if qdir is not None else None
+    spec = chip.deployable if (chip is not None and args.spec.is_dir()) else load_spec(args.spec)
     backend = backend_for_device(spec.device)
-    if not args.input.is_file():
-        raise FileNotFoundError(f"input raster not found: {args.input}")
-    try:
-        raster = np.load(args.input, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{args.input}: not a plain .npy array ({exc})") from None
-    if raster.ndim != 2:
-        raise ValueError(f"{args.input}: raster must be 2-D (time steps, input channels), got shape {raster.shape}")
-    if raster.shape[1] != spec.n_in:
-        raise ValueError(f"{args.input}: raster has {raster.shape[1]} channels, the spec has {spec.n_in} inputs")
-    if raster.dtype.kind not in "iub":
-        if not np.all(np.isfinite(raster)) or np.any(raster != np.round(raster)):
-            raise ValueError(f"{args.input}: raster must hold integer event counts")
-        raster = raster.astype(np.int64)
-    if np.any(raster < 0):
-        raise ValueError(f"{args.input}: raster holds negative event counts")
-    payload = backend.emulate(spec, raster, record=args.record)  # "output" + the states when recorded
+    raster = _load_raster(args.input, spec.n_in)
+    if chip is not None and spec.n_out != chip.q.n_inputs:
+        raise ValueError(f"--decode {qdir}: its network reads out {chip.q.n_inputs} signals, the spec has "
+                         f"{spec.n_out} outputs")
+    meta = read_sidecar(args.input) if chip is not None else None
+    recs = emulate_trials(backend, spec, raster)
+    decoded, where = decode_recordings(chip, recs, meta) if chip is not None else (None, "")
+    keys = list(recs[0]) if args.record else ["output"]
+    stack = (lambda k: recs[0][k]) if raster.ndim == 2 else (lambda k: np.stack([r[k] for r in recs]))
+    payload = {k: stack(k) for k in keys}
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "record.npz", lambda fh: np.savez(fh, **payload))
-    print(f"{raster.shape[0]} steps, {int(payload['output'].sum())} output events; wrote {args.out / 'record.npz'}")
+    if decoded is not None:
+        atomic_write_bytes(args.out / "decoded.npy", lambda fh: np.save(fh, decoded))
+    elif (args.out / "decoded.npy").exists():
+        (args.out / "decoded.npy").unlink()  # stale estimate of an earlier run
+    steps = raster.shape[-2] * len(recs)
+    spikes = sum(int(np.asarray(r["Spikes"]).sum()) for r in recs)
+    rate = spikes / (steps * spec.dt * spec.n_hidden)
+    print(f"{len(recs)} trial(s), {steps} steps: {int(raster.sum())} input events, {spikes} hidden spikes "
+          f"({rate:.3g} Hz per neuron over {spec.n_hidden} neurons)")
+    if decoded is not None:
+        lo, hi = decoded.reshape(-1, decoded.shape[-1]).min(0), decoded.reshape(-1, decoded.shape[-1]).max(0)
+        print(f"decoded estimate {decoded.shape} ({where}), data units, range per channel: "
+              + ", ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(lo, hi)))
+        print(f"wrote {args.out / 'decoded.npy'} and {args.out / 'record.npz'}")
+    else:
+        print(f"the estimate is the output neurons' membrane (they never fire): pass --decode QDIR to get it; "
+              f"wrote {args.out / 'record.npz'}")
     return 0

@@ -3,12 +3,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neuromorph.quant.calibration import DEFAULT_MAX_CLIPPING
+
 HELP = "map a learnt SCN onto a chip's fixed-point formats and report the cost"
 DESCRIPTION = """Quantize the network of a 'reproduce'/'train' run for a target chip.
 
+Calibration follows your data: the input gain, voltage and read-out scales, the chip adaptation
+and every reported number come from the run's training split (RUN/data.npz, written by
+'train --data'), or from --calibration FILE (scaled with the run's scaling, resampled to the
+network's step); the built-in white noise is used only for a run without data. The fraction of
+input events held back by the chip's per-step event limit is measured on the calibration signal
+and on the run's held-out split: above 0.1 % a warning, above --max-clipping (default 0.01 = 1 %)
+exit status 2 and nothing written.
+
 QDIR receives quantized.npz (the integer network, versioned), spec.npz (the Rockpool-format
-Xylo spec, for Xylo targets), quantization.json (target, error_float, error_quantized =
-fake-quant coding error, fit_check, per-class errors) and quantization.md.
+Xylo spec, for Xylo targets), a copy of the run's data.npz, quantization.json (target,
+calibration source, error_float, error_quantized = fake-quant coding error, error_emulated,
+rates, clipping, saturation_events, readout range, fit_check, per-class errors) and
+quantization.md.
 
 Targets: a built-in name (see 'neuromorph targets') or the path of your own YAML file.
 Parameterised targets take overrides, e.g. --target fixed-point --set weight_bits=4."""
@@ -30,6 +42,13 @@ def add_arguments(p) -> None:
                    help="delay-aware retraining under the chip's dynamics before mapping "
                         "(auto: on for Xylo targets, which have no one-spike-per-step arbiter)")
     p.add_argument("--adapt-steps", type=int, default=400_000, help="length of that retraining (time steps)")
+    p.add_argument("--calibration", type=Path, metavar="FILE",
+                   help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
+    p.add_argument("--dt", type=float, metavar="SECONDS",
+                   help="sample step of the --calibration file when the file does not state one")
+    p.add_argument("--max-clipping", type=float, default=DEFAULT_MAX_CLIPPING, metavar="FRACTION",
+                   help="fail when more than this fraction of input events exceeds the per-step event limit "
+                        "(default %(default)g)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="output directory QDIR")
 
@@ -52,9 +71,21 @@ def main(args) -> int:
 
     if args.mismatch < 0:
         raise ValueError(f"--mismatch must be >= 0, got {args.mismatch}")
+    if not 0.0 <= args.max_clipping <= 1.0:
+        raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {args.max_clipping:g}")
+    if args.dt is not None and args.calibration is None:
+        raise ValueError("--dt gives the sample step of a --calibration file; pass --calibration FILE too")
+    if args.adapt_steps < 0:
+        raise ValueError(f"--adapt-steps must be >= 0, got {args.adapt_steps}")
     rep = quantize_run(args.run_dir, args.target, args.out, seed=args.seed, mismatch=args.mismatch,
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
-                       adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps)
-    print(f"{rep['target']}: error float {rep['error_float']:.4g}, quantized {rep['error_quantized']:.4g}; "
+                       adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps, calibration=args.calibration,
+                       calibration_dt=args.dt, max_clipping=args.max_clipping)
+    em = rep.get("error_emulated")
+    clip = rep["input_events_clipped_fraction"]
+    print(f"{rep['target']}, calibrated on {rep['calibration']['source']}: error float {rep['error_float']:.4g}, "
+          f"quantized {rep['error_quantized']:.4g}, emulated {'n/a' if em is None else format(em, '.4g')}; "
+          f"rate float {rep['rate_float_hz']:.3g} Hz, emulated "
+          f"{'n/a' if em is None else format(rep['rate_emulated_hz'], '.3g') + ' Hz'}; input clipped {clip:.2%}; "
           f"fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; wrote {args.out}")
     return 0 if rep["fit_check"]["ok"] else 1

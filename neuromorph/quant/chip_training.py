@@ -32,20 +32,41 @@ from neuromorph.sim.simulator import SimOptions, WeightGrid, block_noise_source,
 
 
 def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, steps: int = 50_000,
-                  amplitude: float = 600.0) -> SCN:
-    """Least-squares decoder under the given dynamics (the reference's protocol: 0.3·A input)."""
-    c = smoothed_white_noise(steps, net.n_inputs, np.random.default_rng(derive_seed(seed, 31)),
-                             amplitude=amplitude, block=None)
-    rec = simulate(net, c, seed=derive_seed(seed, 32), record=("r",), options=options)
+                  amplitude: float = 600.0, signal: Optional[np.ndarray] = None) -> SCN:
+    """Least-squares decoder under the given dynamics.
+
+    Fitted on ``signal`` (trials, T, M) in network units when given — the user's training data,
+    each trial from rest, at most ``steps`` steps — else on the reference's protocol
+    (smoothed white noise at 0.3·A)."""
+    if signal is None:
+        c = smoothed_white_noise(steps, net.n_inputs, np.random.default_rng(derive_seed(seed, 31)),
+                                 amplitude=amplitude, block=None)
+        rec = simulate(net, c, seed=derive_seed(seed, 32), record=("r",), options=options)
+        r, x = rec.r, rec.x
+    else:
+        from neuromorph.quant.calibration import truncate_steps
+        from neuromorph.sim.signals import current_for_signal
+
+        rs, xs = [], []
+        for k, tr in enumerate(truncate_steps(signal, steps)):
+            rec = simulate(net, current_for_signal(tr, net.lam, net.dt), seed=derive_seed(seed, 32, k),
+                           record=("r",), options=options)
+            rs.append(rec.r)
+            xs.append(tr)
+        r, x = np.concatenate(rs), np.concatenate(xs)
     out = net.copy()
-    out.D = optimal_decoder(rec.r, rec.x)
+    out.D = optimal_decoder(r, x)
     return out
 
 
 def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
-                  inhibition_only: bool = True, progress=None) -> SCN:
+                  inhibition_only: bool = True, progress=None, signal: Optional[np.ndarray] = None) -> SCN:
     """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
-    decoder refitted under those dynamics."""
+    decoder refitted under those dynamics.
+
+    ``signal`` (trials, T, M), network units: the user's training data; the rules then learn on
+    it (looped, :func:`neuromorph.quant.calibration.data_source`) and the decoder is fitted on
+    it.  ``None``: the paper's smoothed white-noise blocks."""
     opts = chip_options(dash_syn, net.dt)
     work = net.copy()
     max_lat = 0.0 if inhibition_only else float("inf")
@@ -53,10 +74,16 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
         off = ~np.eye(work.n_neurons, dtype=bool)
         work.Omega[off] = np.minimum(work.Omega[off], 0.0)
     rules = (RecurrentRule(max_lateral=max_lat), FeedforwardRule())
-    res = learn(work, block_noise_source(net.n_inputs, derive_seed(seed, 33)), steps, rules=rules,
-                seed=derive_seed(seed, 34), options=opts, progress=progress)
-    out = refit_decoder(res.network, seed, opts)
-    out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only})
+    if signal is None:
+        source = block_noise_source(net.n_inputs, derive_seed(seed, 33))
+    else:
+        from neuromorph.quant.calibration import data_source
+
+        source = data_source(signal, net.lam, net.dt)
+    res = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress)
+    out = refit_decoder(res.network, seed, opts, signal=signal)
+    out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only,
+                                            "signal": "white noise" if signal is None else "data"})
     return out
 
 

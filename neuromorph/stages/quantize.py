@@ -3,11 +3,17 @@ check and report out (``neuromorph quantize``).
 
 The integer arithmetic lives in the lower-layer package :mod:`quantization`; the float side
 (operating statistics, fake-quant evaluation, the quantized-network file) in
-:mod:`neuromorph.quant.fakequant`.
+:mod:`neuromorph.quant.fakequant`; sizing on the user's data in :mod:`neuromorph.quant.calibration`.
+
+Calibration follows the data: the scales, the chip adaptation and every reported number come
+from the run's training split (``RUN/data.npz``, in network units — the data layer has already
+normalised it to the operating range, so a signal ×10 gives the same integer network), or from
+``--calibration FILE``; the built-in white noise only for a run without data.
 """
 from __future__ import annotations
 
 
+import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
@@ -16,10 +22,14 @@ from quantization.mapping import MappingOptions, QuantizedSCN, quantization_erro
 
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.backends.base import backend_for
+from neuromorph.data import RUN_DATA_FILE, DataError, RunData, Scaling, load_run_data
 from neuromorph.network import SCN, load_network
-from neuromorph.sim.rng import derive_seed
+from neuromorph.quant.calibration import DEFAULT_MAX_CLIPPING, WARN_CLIPPING, operating_statistics_on, truncate_steps
 from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_quant_network, operating_statistics,
-                                       save_quantized, signal_error)
+                                       save_quantized)
+from neuromorph.sim.rng import derive_seed
+from neuromorph.stages.on_data import (UserSignal, input_clipping, run_emulated, run_float, signal_from_arrays,
+                                       signal_from_file, user_error, warn_stderr)
 
 
 def fit_report(q: QuantizedSCN, target: HardwareSpec) -> dict:
@@ -40,12 +50,54 @@ def find_network(run_dir: Union[str, Path]) -> Path:
     return cand
 
 
+#: Steps of the calibration signal simulated for the voltage and read-out peaks.
+CALIBRATION_SIM_STEPS = 200_000
+
+
+def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
+    """The run's ``data.npz`` (None when it was trained on a built-in source), checked against
+    the network (channels, time step)."""
+    p = Path(run_dir)
+    rd = load_run_data(p.parent if p.is_file() else p)
+    if rd is None:
+        return None
+    if rd.n_channels != net.n_inputs:
+        raise DataError(f"{p}: data.npz has {rd.n_channels} channel(s), the network codes {net.n_inputs}")
+    if abs(rd.dt - net.dt) > 1e-9 * net.dt:
+        raise DataError(f"{p}: data.npz is sampled at dt = {rd.dt:g} s, the network steps {net.dt:g} s")
+    return rd
+
+
+def calibration_signal(net, rd: Optional[RunData], calibration: Optional[Union[str, Path]] = None,
+                       calibration_dt: Optional[float] = None) -> Optional[UserSignal]:
+    """What the scales and the chip adaptation are sized from: ``calibration`` (a data file,
+    scaled with the run's scaling) if given, else the run's training split, else None (the
+    built-in white noise)."""
+    if calibration is not None:
+        return signal_from_file(calibration, net.dt, net.n_inputs, rd.scaling if rd else None, dt=calibration_dt)
+    if rd is not None:
+        return signal_from_arrays(rd.train.x, rd.dt, rd.scaling, "training split of the run (data.npz)",
+                                  rd.train.channels)
+    return None
+
+
 def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Path], *, seed: int = 0,
                  mismatch: float = 0.0, method: str = "scn", rounding: str = "nearest",
                  test_steps: int = 10_000, target_overrides: Optional[dict] = None,
-                 adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False) -> dict:
-    """``neuromorph quantize``: map the run's network, check the fit, measure float and
-    fake-quant error on a common test signal, write QDIR.  Returns the report dict."""
+                 adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False,
+                 calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
+                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr) -> dict:
+    """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
+    and emulated error on the calibration signal, write QDIR.  Returns the report dict.
+
+    The calibration signal (input gain, voltage and read-out scales, chip adaptation, every
+    number reported) is ``calibration`` (a data file) if given, else the run's training split
+    (``RUN/data.npz``), else the built-in smoothed white noise.  The input clipping at the
+    per-step event limit is measured on it and on the run's held-out split; above
+    ``max_clipping`` a :class:`ValueError` is raised before anything is written, above
+    :data:`WARN_CLIPPING` ``warn`` is called with one line."""
+    if not (0.0 <= float(max_clipping) <= 1.0):
+        raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {max_clipping!r}")
     net = load_network(find_network(run_dir))
     if not isinstance(net, SCN):
         raise ValueError("quantize supports SCNs without Dale's law (Figs 2, 3, 5 networks)")
@@ -56,63 +108,157 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         target = load_target(target_name, **dict(target_overrides or {}, dt=net.dt))
     out = Path(out)
     backend = backend_for(target)
-    c, x = evaluation_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
+    rd = run_data_of(run_dir, net)
+    cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
+    if cal is None:
+        c, x = evaluation_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
+        ev = signal_from_arrays(x, net.dt, Scaling.identity(net.n_inputs), "built-in white noise")
+    else:
+        ev = signal_from_arrays(truncate_steps(cal.x, test_steps), net.dt, cal.scaling,
+                                f"{cal.source}, first {min(test_steps, cal.x.shape[1])} steps")
     # silicon without the one-spike-per-step arbiter: adapt to its dynamics unless told otherwise
     adapt = (not backend.capabilities(target).one_spike_per_step) if adapt is None else bool(adapt)
     deployed = net
     report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
-              "adapted_to_chip": adapt}
+              "adapted_to_chip": adapt,
+              "calibration": {"source": "built-in white noise" if cal is None else cal.source,
+                              **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
+                              "evaluated_on": ev.source}}
     if adapt:
         # delay-aware retraining (chip_training.adapt_to_chip): silicon has no spike arbiter
         from neuromorph.quant.chip_training import adapt_to_chip
         from neuromorph.progress import progress_bar
 
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
-            deployed = adapt_to_chip(net, steps=adapt_steps, seed=seed, progress=upd)
+            deployed = adapt_to_chip(net, steps=adapt_steps, seed=seed, progress=upd,
+                                     signal=None if cal is None else cal.x)
         report["adapt_steps"] = adapt_steps
-    stats = operating_statistics(deployed, c, seed, drive=backend.input_drive)
+    if cal is None:
+        stats = operating_statistics(deployed, c, seed, drive=backend.input_drive)
+    else:
+        stats = operating_statistics_on(deployed, cal.x, seed, drive=backend.input_drive,
+                                        max_sim_steps=CALIBRATION_SIM_STEPS)
     opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24))
     q = backend.map(deployed, target, stats, opts)
     report.update(weight_bits=q.weight_bits, operating_statistics=stats)
     report["fit_check"] = backend.fit_check(q, target).to_dict()
-    fl = signal_error(net, x, seed)
-    report["error_float"] = fl["error"]
-    report["rate_float_hz"] = fl["rate_hz"]
-    from neuromorph.sim.simulator import chip_options
-
-    fq_ref = signal_error(fake_quant_network(q, net), x, seed)
-    fq_chip = signal_error(fake_quant_network(q, net), x, seed, options=chip_options(q.dash_syn, q.dt))
-    report["error_quantized_reference_dynamics"] = fq_ref["error"]
-    report["error_quantized_chip_dynamics"] = fq_chip["error"]
-    # the headline fake-quant number uses the dynamics the network was prepared for
-    fq = fq_chip if adapt else fq_ref
-    report["fake_quant_dynamics"] = "chip" if adapt else "reference"
-    report["error_quantized"] = fq["error"]
-    report["rate_quantized_hz"] = fq["rate_hz"]
-    if adapt:  # the adapted float network, under the chip dynamics it was adapted to
-        report["error_float_adapted_chip_dynamics"] = signal_error(deployed, x, seed,
-                                                                   options=chip_options(q.dash_syn, q.dt))["error"]
+    report.update(_clipping_report(backend, q, cal, rd, ev))
+    report.update(_model_errors(net, deployed, q, ev, seed, adapt))
     report["parameters"] = quantization_errors(deployed.F, deployed.Omega, deployed.D, deployed.thresholds, q)
     report["integer"] = {"shift_in": q.shift_in, "shift_rec": q.shift_rec, "shift_out": q.shift_out,
                          "dash_mem": q.dash_mem, "dash_syn": q.dash_syn, "scale_v": q.scale_v,
                          "input_gain": q.input_gain, "scale_out": q.scale_out,
                          "expected_saturation": {"vmem_peak_fraction": stats["v_peak"] * q.scale_v / (2 ** (target.state_bits - 1) - 1)}}
-    if mismatch > 0:
-        from neuromorph.quant.mismatch_study import mismatch_errors
+    with tempfile.TemporaryDirectory(prefix="neuromorph-export-") as tmp:
+        exported = backend.export(q, target, Path(tmp))  # e.g. {"spec": "spec.npz"} on Xylo
+        deployable = backend.load_deployable(Path(tmp))
+        if deployable is not None:
+            report.update(_emulated_report(backend, q, deployable, ev, target))
+        report["readout"] = readout_range(q, target, ev.scaling, stats, report.get("emulated_readout_peak"))
+        _check_clipping(report, max_clipping, warn)
+        if mismatch > 0:
+            from neuromorph.quant.mismatch_study import mismatch_errors
 
-        report["mismatch"] = mismatch_errors(net, q, target, x, sigma=mismatch, n_instances=20, seed=seed)
-    report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
-                                                         "mismatch": mismatch, "run": str(run_dir)})
-    out.mkdir(parents=True, exist_ok=True)
+            report["mismatch"] = mismatch_errors(net, q, target, ev.x[0], sigma=mismatch, n_instances=20, seed=seed)
+        report["scaling"] = {"offset": ev.scaling.offset.tolist(), "scale": ev.scaling.scale.tolist()}
+        report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
+                                                             "mismatch": mismatch, "run": str(run_dir),
+                                                             "calibration": None if calibration is None else str(calibration)})
+        _write_qdir(out, net, deployed, q, report, exported, Path(tmp), run_dir if rd is not None else None)
+    return report
+
+
+def _clipping_report(backend, q: QuantizedSCN, cal: Optional[UserSignal], rd: Optional[RunData],
+                     ev: UserSignal) -> dict:
+    """Input events held back by the per-step limit, on the calibration signal and the held-out split."""
+    clip = {"calibration": input_clipping(backend, q, ev.x if cal is None else cal.x)}
+    if rd is not None:
+        clip["held_out"] = input_clipping(backend, q, rd.test.x)
+    return {"clipping": clip, "input_events_clipped_fraction": clip["calibration"]["input_events_clipped_fraction"]}
+
+
+def _check_clipping(report: dict, max_clipping: float, warn) -> None:
+    for part, c in report["clipping"].items():
+        frac, lim = c["input_events_clipped_fraction"], c["max_events"]
+        what = "calibration signal" if part == "calibration" else "run's held-out split"
+        if frac > max_clipping:
+            raise ValueError(f"{frac:.2%} of the input events exceed the {lim}-event per-step limit on the {what} "
+                             f"(--max-clipping {max_clipping:g}); calibrate on data that spans the signal's range "
+                             f"(--calibration FILE) or raise --max-clipping")
+        if frac > WARN_CLIPPING:
+            warn(f"{frac:.2%} of the input events exceed the {lim}-event per-step limit on the {what} "
+                 f"(the encoder sends them late)")
+
+
+def _model_errors(net: SCN, deployed: SCN, q: QuantizedSCN, ev: UserSignal, seed: int, adapt: bool) -> dict:
+    """Float and fake-quant errors (normalised, in the data's units) and rates on ``ev``."""
+    from neuromorph.sim.simulator import chip_options
+
+    chip = chip_options(q.dash_syn, q.dt)
+    fq_net = fake_quant_network(q, net)
+    fl = run_float(net, ev.x, seed)
+    fq_ref = run_float(fq_net, ev.x, seed)
+    fq_chip = run_float(fq_net, ev.x, seed, options=chip)
+    err = lambda r: user_error(ev, ev.shaped(ev.to_user(r["x_hat"])))  # noqa: E731
+    rep = {"error_float": err(fl), "rate_float_hz": fl["rate_hz"],
+           "error_quantized_reference_dynamics": err(fq_ref), "error_quantized_chip_dynamics": err(fq_chip)}
+    # the headline fake-quant number uses the dynamics the network was prepared for
+    fq = fq_chip if adapt else fq_ref
+    rep.update(fake_quant_dynamics="chip" if adapt else "reference", error_quantized=err(fq),
+               rate_quantized_hz=fq["rate_hz"])
+    if adapt:  # the adapted float network, under the chip dynamics it was adapted to
+        rep["error_float_adapted_chip_dynamics"] = err(run_float(deployed, ev.x, seed, options=chip))
+    return rep
+
+
+def _emulated_report(backend, q: QuantizedSCN, deployable, ev: UserSignal, target: HardwareSpec) -> dict:
+    """The chip (the backend's emulator) on the calibration signal: error, rate, saturation."""
+    em = run_emulated(backend, q, deployable, ev.x)
+    return {"error_emulated": user_error(ev, ev.shaped(ev.to_user(em["x_hat"]))), "rate_emulated_hz": em["rate_hz"],
+            "saturation_events": em["saturation_events"], "input_events_per_step": em["input_events_per_step"],
+            "emulated_readout_peak": em.get("readout_peak")}
+
+
+def readout_range(q: QuantizedSCN, target: HardwareSpec, scaling: Scaling, stats: dict,
+                  emulated_peak: Optional[float] = None) -> dict:
+    """The read-out's full scale (the estimate at which the output state saturates) in network
+    and data units, next to the peak |x̂| calibration expects and the emulator reached."""
+    full = float(target.state_max) / q.scale_out
+    rep = {"full_scale_network_units": full, "expected_peak_network_units": stats["x_peak"],
+           "expected_peak_fraction_of_full_scale": stats["x_peak"] / full,
+           "data_units": [[float(o - full * s), float(o + full * s)] for o, s in zip(scaling.offset, scaling.scale)]}
+    if emulated_peak is not None:
+        rep["emulated_peak_fraction_of_full_scale"] = float(emulated_peak) / float(target.state_max)
+    return rep
+
+
+def _write_qdir(out: Path, net: SCN, deployed: SCN, q: QuantizedSCN, report: dict, exported: dict, tmp: Path,
+                run_dir: Optional[Union[str, Path]]) -> None:
+    import shutil
+
+    from neuromorph.artifacts import atomic_write
     from neuromorph.network import save_network
 
+    out.mkdir(parents=True, exist_ok=True)
     save_network(net, out / "network_float.npz")
     save_network(deployed, out / "network_deployed.npz")
     save_quantized(q, out / QDIR_NETWORK)
-    report.update(backend.export(q, target, out))  # e.g. {"spec": "spec.npz"} on Xylo
+    for name in exported.values():
+        atomic_write(out / name, lambda t, src=tmp / name: shutil.copyfile(src, t))
+    report.update(exported)
+    data = out / RUN_DATA_FILE
+    if run_dir is not None:  # QDIR is self-contained: verify tests on the run's held-out split
+        p = Path(run_dir)
+        src = (p.parent if p.is_file() else p) / RUN_DATA_FILE
+        atomic_write(data, lambda t: shutil.copyfile(src, t))
+    elif data.exists():
+        data.unlink()  # a stale copy from an earlier run would make verify test on the wrong signal
     write_json(out / "quantization.json", report)
     atomic_write_text(out / "quantization.md", quantization_markdown(report))
-    return report
+
+
+def _f(v) -> str:
+    return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
 def quantization_markdown(rep: dict) -> str:
@@ -125,8 +271,22 @@ def quantization_markdown(rep: dict) -> str:
              f"| … with the chip's dynamics | {rep['error_quantized_chip_dynamics']:.4g} |",
              f"| ratio | {rep['error_quantized'] / rep['error_float']:.3g} |",
              f"| rate float / quantized (Hz) | {rep['rate_float_hz']:.3g} / {rep['rate_quantized_hz']:.3g} |",
+             f"| coding error, emulated chip | {_f(rep.get('error_emulated'))} |",
+             f"| rate emulated (Hz) | {_f(rep.get('rate_emulated_hz'))} |",
              f"| fit check | {'ok' if rep['fit_check']['ok'] else 'FAILED'} |", "",
-             "## Per parameter class", "", "| class | relative RMS error | rounded to zero |", "|---|---|---|"]
+             f"Calibrated on: {rep['calibration']['source']}; numbers above on: {rep['calibration']['evaluated_on']}.", "",
+             "## Input events and state ranges", "", "| signal | events clipped at the limit | steps at the limit | onset events deferred |",
+             "|---|---|---|---|"]
+    for part, c in rep["clipping"].items():
+        lines.append(f"| {part.replace('_', '-')} | {c['input_events_clipped_fraction']:.3%} | "
+                     f"{c['steps_at_limit_fraction']:.3%} | {c['onset_events_deferred']:.0f} |")
+    ro = rep["readout"]
+    lines += ["", f"Saturation events of the emulated chip (entries at the int16 limits): {rep.get('saturation_events', 'n/a')}.",
+              f"Read-out full scale ±{ro['full_scale_network_units']:.3g} (network units); expected peak "
+              f"{ro['expected_peak_fraction_of_full_scale']:.1%} of it"
+              + (f", emulated peak {ro['emulated_peak_fraction_of_full_scale']:.1%}" if "emulated_peak_fraction_of_full_scale" in ro else "")
+              + "; in data units per channel: " + ", ".join(f"[{a:.4g}, {b:.4g}]" for a, b in ro["data_units"]) + ".", "",
+              "## Per parameter class", "", "| class | relative RMS error | rounded to zero |", "|---|---|---|"]
     for k, v in rep["parameters"].items():
         if "relative_rms_error" in v:
             lines.append(f"| {k} | {v['relative_rms_error']:.3g} | {v['rounded_to_zero']} |")

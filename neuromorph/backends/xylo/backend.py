@@ -83,6 +83,7 @@ class XyloBackend(Backend):
         sim = xylosim_from_spec(deployable, deployable.device)
 
         def run(raster: np.ndarray) -> dict:
+            sim.reset_state()  # every call starts from reset, as the emulator does (XyloSim keeps its state)
             _, _, rec = sim(raster, record=True)
             # the syns63300 simulator (Xylo IMU / Audio 3) records no Isyn2
             return {k: np.asarray(rec[k]) for k in STATE_KEYS if k in rec}

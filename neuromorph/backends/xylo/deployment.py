@@ -61,5 +61,32 @@ def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware:
              "- `spec.npz`: Rockpool spec (`XyloSim.from_specification(**spec)`); `spec.json`: the same, readable",
              "- `network_float.nir`, `network_quantized.nir`: NIR graphs (recurrent weights included)",
              f"- real samna: {'found' if summary['samna_available'] else 'not installed — hardware configuration and XyloSamna deployment need SynSense samna (optional extra; the PyPI package named samna is only a downloader shim)'}"]
+    lines += signal_io_lines(qdir)
     atomic_write_text(out / "README.md", "\n".join(lines) + "\n")
     return summary
+
+
+def signal_io_lines(qdir: Path) -> list:
+    """README section: how a signal becomes input events and the read-out becomes a signal,
+    with this deployment's numbers and the commands (docs/xylo_integer_update.md)."""
+    from neuromorph.data import load_run_data
+    from neuromorph.quant.fakequant import load_quantized
+
+    q = load_quantized(qdir)
+    rd = load_run_data(qdir)
+    scaled = ("scaled per channel with the run's scaling, x_net = (x − offset) / scale (kept in "
+              f"`{qdir}/data.npz`), " if rd is not None else "")
+    return ["", "## Your signal in, the estimate out", "",
+            f"- **Encode** (`neuromorph encode {qdir} --data FILE --out raster.npy`): the signal x (T, M) is "
+            f"{scaled}resampled to the chip's step dt = {q.dt:g} s, turned into the per-step drive "
+            f"u_t = x_t − (1 − 2^−{q.dash_mem}) x_(t−1), pre-emphasised for the input synapse (dash_syn = {q.dash_syn}) "
+            f"and sigma-delta coded at {q.input_gain:.4g} events per unit onto ± channel pairs (channel 2j: positive "
+            f"part of signal j, 2j+1: negative part), at most {q.max_input_events} events per channel and step.",
+            f"- **Run**: `neuromorph emulate {qdir} --input raster.npy --out EM` (bit-exact, equal to XyloSim), "
+            "or `spec.npz` on the chip.",
+            f"- **Decode**: the {q.n_inputs} read-out neurons never fire; the estimate is their membrane, "
+            f"x̂_m(t) = Vmem_out_m(t + 1) / {q.scale_out:.4g} (one step of hidden → output delay) in network units"
+            + (", then × scale + offset in the data's units" if rd is not None else "")
+            + ". `EM/decoded.npy` holds it, row t estimating FILE's row t.",
+            f"- **Check**: `neuromorph verify {qdir} --data FILE --out V` reports error_emulated = "
+            "normalized_error(FILE, V/decoded_emulated.npy) next to the float network's."]
