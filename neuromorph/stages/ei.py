@@ -86,6 +86,7 @@ def quantize_ei_run(net: EINetwork, run_dir: Union[str, Path, None], target_name
     adapt = (not caps.one_spike_per_step) if adapt is None else bool(adapt)
     report: dict = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
                     "network_kind": "EINetwork", "adapted_to_chip": adapt, "signal": source,
+                    "run": None if run_dir is None else str(Path(run_dir).resolve()),
                     "test_steps": int(x.shape[0])}
     opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24))
     deployed = net
@@ -185,7 +186,7 @@ def verify_ei(qdir: Path, out: Path, *, compare: Callable, seed: int = 0, test_s
     deployed = load_network(qdir / "network_deployed.npz")
     if not isinstance(ref, EINetwork) or not isinstance(deployed, EINetwork):
         raise ValueError(f"{qdir}: network_float.npz / network_deployed.npz are not EI networks")
-    run = (qmeta.get("provenance", {}).get("config", {}) or {}).get("run")
+    run = qmeta.get("run")
     if x is None:
         _, x, source = _signals(Path(run) if run else None, ref, seed, test_steps)
     else:
