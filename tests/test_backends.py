@@ -96,7 +96,7 @@ def test_capabilities_read_from_yaml(name):
     for k, v in CAPS[name].items():
         assert getattr(caps, k) == v, k
     chip = name.startswith("xylo")
-    assert caps.reset == "subtractive" and caps.recurrent and not caps.ei_networks and caps.integer
+    assert caps.reset == "subtractive" and caps.recurrent and caps.ei_networks and caps.integer  # quantization/ei_mapping.py
     assert caps.one_spike_per_step is (not chip)  # silicon has no arbiter: quantize adapts by default
 
 

@@ -133,6 +133,15 @@ class Backend(ABC):
 
         return quantize_network(net, target, stats, options)
 
+    def map_ei(self, net: Any, target: HardwareSpec, stats: dict,
+               options: Optional[MappingOptions] = None) -> QuantizedSCN:
+        """Integer block network (E first, then I) of an EI network ``net``
+        (:func:`neuromorph.quant.ei.quantize_ei_network`; ``stats`` from
+        :func:`neuromorph.quant.ei.ei_operating_statistics`)."""
+        from neuromorph.quant.ei import quantize_ei_network
+
+        return quantize_ei_network(net, target, stats, options)
+
     @abstractmethod
     def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
         """Every limit of ``target`` the integer network violates, as the chip would see it
@@ -183,16 +192,19 @@ def signed_pair_fit(q: QuantizedSCN, target: HardwareSpec) -> FitReport:
     ``2j`` (positive part) and ``2j+1`` (negative part), so the core sees ``2M`` inputs with
     weights ``+w_in`` and ``−w_in``; N hidden neurons, M outputs, one synaptic state checked.
     """
+    from quantization.ei_mapping import dale_violations
     from quantization.fit_check import check_fit
 
     n, m = q.n_neurons, q.n_inputs
     w_in = np.zeros((2 * m, n), dtype=np.int64)
     w_in[0::2] = q.w_in.T
     w_in[1::2] = -q.w_in.T
-    return check_fit(target, 2 * m, n, m, weights_in=w_in, weights_rec=q.w_rec.T, weights_out=q.w_out.T,
-                     thresholds=q.threshold, dash_mem=np.full(n, q.dash_mem), dash_syn=np.full(n, q.dash_syn),
-                     n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
-                     taus=np.array([1.0 / q.lam]), dt=q.dt)
+    rep = check_fit(target, 2 * m, n, m, weights_in=w_in, weights_rec=q.w_rec.T, weights_out=q.w_out.T,
+                    thresholds=q.threshold, dash_mem=np.full(n, q.dash_mem), dash_syn=np.full(n, q.dash_syn),
+                    n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
+                    taus=np.array([1.0 / q.lam]), dt=q.dt)
+    rep.violations.extend(dale_violations(q))  # EI networks (stats["ei"]): Dale's law on the integers
+    return rep
 
 
 @dataclass

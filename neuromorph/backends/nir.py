@@ -62,6 +62,42 @@ round trip exact. If the graph was edited after export, the node values win. An 
 graph without metadata also imports; then ``v_noise = t_noise = 0``. ``lam``, ``dt``, ``F`` and
 ``Ω`` come from ``1/tau``, ``tau/r``, ``W_F/dt`` and ``W_Ω - diag((1-λdt)T)``.
 
+Float EI network (:func:`ei_to_nir` / :func:`nir_to_ei`)
+---------------------------------------------------------
+The Dale's-law network of Fig 4 (:class:`~neuromorph.network.EINetwork`): two LIF populations,
+four Linear pathways, read-out from E only (as in the paper).
+
+=========== ============== ===================================================================
+node        NIR type       parameters (N_E, N_I neurons, M signals)
+=========== ============== ===================================================================
+``input``   Input          shape (M,)
+``F_E``     Linear         weight (N_E, M) = ``dt * F_E``
+``lif_E``   LIF            tau = 1/λ, r = tau/dt, v_leak = 0, v_threshold = T_E
+``lif_I``   LIF            tau = 1/λ, r = tau/dt, v_leak = 0, v_threshold = T_I
+``W_EE``    Linear         (N_E, N_E) = ``W_EE + diag((1-λdt) T_E)`` (E self-reset on the diagonal)
+``W_IE``    Linear         (N_E, N_I) = ``W_IE``  (I → E, ≤ 0)
+``W_EI``    Linear         (N_I, N_E) = ``W_EI``  (E → I, ≥ 0)
+``W_II``    Linear         (N_I, N_I) = ``W_II + diag((1-λdt) T_I)``
+``D_E``     Linear         (M, N_E) = ``D_E``
+``readout`` LI             tau = 1/λ, r = tau/dt, v_leak = 0; its state is x̂ = D_E r_E
+``output``  Output         shape (M,)
+=========== ============== ===================================================================
+
+Edges: ``input→F_E→lif_E``; ``lif_E→W_EE→lif_E``, ``lif_I→W_IE→lif_E``, ``lif_E→W_EI→lif_I``,
+``lif_I→W_II→lif_I``; ``lif_E→D_E→readout→output``. In the reference's step order (E first, then
+I; docs/authors_code.md §3.2) the E→I edge acts within the step — E spikes of step t reach the I
+neurons at step t — and the three others close cycles (previous step's spikes). The self-resets
+are cancelled against NIR's subtractive reset exactly as for the SCN. Not expressible, and kept
+in metadata: the per-population one-spike arbiter, the refractory period (``refractory`` steps),
+the noises, the fixed ``e_self_reset`` of learning and the I decoder ``D_I`` (not part of the
+read-out). The graph's dynamics are ``simulate_ei(..., one_spike=False)`` of the network with
+``refractory = 0`` and no noise (checked in ``tests/test_ei_chip.py``).
+
+Metadata: ``kind = "EINetwork"``, ``lam``, ``dt``, ``v_noise_E``, ``v_noise_I``, ``t_noise``,
+``refractory``, ``e_self_reset``, exact copies of ``F_E``, ``W_EE``, ``W_II``, ``D_I``, and
+``meta_json``; the import policy is the SCN's (nodes authoritative, metadata used only where it
+reproduces them bit for bit).
+
 Files
 -----
 :func:`save_nir` writes atomically (:func:`neuromorph.artifacts.atomic_write`). :func:`load_nir`
@@ -77,7 +113,7 @@ import nir
 import numpy as np
 
 from neuromorph.artifacts import atomic_write, json_default
-from neuromorph.network import SCN, NetworkShapeError
+from neuromorph.network import SCN, EINetwork, NetworkShapeError
 
 __all__ = [
     "FORMAT_NAME",
@@ -91,6 +127,11 @@ __all__ = [
     "SCN_EDGES",
     "scn_to_nir",
     "nir_to_scn",
+    "EI_NODES",
+    "EI_EDGES",
+    "ei_to_nir",
+    "nir_to_ei",
+    "network_to_nir",
     "save_nir",
     "load_nir",
 ]
@@ -98,6 +139,7 @@ __all__ = [
 FORMAT_NAME = "neuromorph-nir"
 FORMAT_VERSION = 1
 KIND_SCN = "SCN"
+KIND_EI = "EINetwork"
 
 
 class NIRImportError(ValueError):
@@ -206,7 +248,7 @@ def _graph_meta(graph: Any, kind: Optional[str], required: bool, what: str) -> d
 
 
 def graph_kind(graph: Any) -> Optional[str]:
-    """``"SCN"`` / ``"XyloSpec"`` for a graph written by this module, else ``None``."""
+    """``"SCN"`` / ``"EINetwork"`` / ``"XyloSpec"`` for a graph written by this module, else ``None``."""
     meta = getattr(graph, "metadata", None) or {}
     if _scalar(meta.get("format")) != FORMAT_NAME:
         return None
@@ -351,6 +393,177 @@ def nir_to_scn(graph: nir.NIRGraph) -> SCN:
                    t_noise=float(_scalar(meta.get("t_noise", 0.0))), meta=user_meta)
     except NetworkShapeError as exc:
         raise NIRImportError(f"{what} graph does not describe a valid SCN: {exc}") from None
+
+
+# --------------------------------------------------------------------------- float EI network
+#: node name -> (NIR class, role) of the float-EI graph.
+EI_NODES: dict[str, tuple[type, str]] = {
+    "input": (nir.Input, "input signal c, shape (M,)"),
+    "F_E": (nir.Linear, "feed-forward weights dt*F_E, (N_E, M)"),
+    "lif_E": (nir.LIF, "excitatory membrane, (N_E,)"),
+    "lif_I": (nir.LIF, "inhibitory membrane, (N_I,)"),
+    "W_EE": (nir.Linear, "E->E incl. self-reset diagonal, (N_E, N_E)"),
+    "W_IE": (nir.Linear, "I->E, (N_E, N_I)"),
+    "W_EI": (nir.Linear, "E->I, (N_I, N_E)"),
+    "W_II": (nir.Linear, "I->I incl. self-reset diagonal, (N_I, N_I)"),
+    "D_E": (nir.Linear, "E decoder, (M, N_E)"),
+    "readout": (nir.LI, "filtered read-out x_hat, (M,)"),
+    "output": (nir.Output, "read-out, shape (M,)"),
+}
+#: edges of the float-EI graph; E→I acts within the step, the other pathways close cycles.
+EI_EDGES: list[tuple[str, str]] = [
+    ("input", "F_E"), ("F_E", "lif_E"), ("lif_E", "W_EE"), ("W_EE", "lif_E"), ("lif_I", "W_IE"), ("W_IE", "lif_E"),
+    ("lif_E", "W_EI"), ("W_EI", "lif_I"), ("lif_I", "W_II"), ("W_II", "lif_I"), ("lif_E", "D_E"),
+    ("D_E", "readout"), ("readout", "output"),
+]
+
+
+def ei_to_nir(net: EINetwork) -> nir.NIRGraph:
+    """Export a float EI network as a NIR graph (layout and formulas: module docstring).
+
+    Args:
+        net: the EINetwork (F_E (N_E, M), W_EE, W_EI, W_IE, W_II, D_E, thresholds, λ [1/s], dt [s]).
+
+    Returns:
+        ``nir.NIRGraph`` with nodes :data:`EI_NODES`, edges :data:`EI_EDGES`, exact arrays and
+        scalars in ``graph.metadata``.
+    """
+    ne, m = net.F_E.shape
+    ni = net.n_inh
+    lam, dt = float(net.lam), float(net.dt)
+    tau = 1.0 / lam
+    decay = 1.0 - lam * dt
+    try:
+        meta_json = json.dumps(net.meta, default=json_default)
+    except TypeError as exc:
+        raise NIRExportError(f"cannot store EINetwork.meta in NIR metadata: {exc}") from None
+
+    def lif(n: int, T: np.ndarray, who: str) -> nir.LIF:
+        return nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt), v_leak=np.zeros(n),
+                       v_threshold=np.array(T, dtype=np.float64),
+                       metadata={"note": f"{who} membrane; NIR's subtractive reset is cancelled by the "
+                                         "self-reset diagonal (+ (1-lam*dt)*v_threshold), see neuromorph.backends.nir"})
+
+    nodes = {
+        "input": nir.Input(input_type=np.array([m])),
+        "F_E": nir.Linear(weight=dt * net.F_E),
+        "lif_E": lif(ne, net.T_E, "excitatory"),
+        "lif_I": lif(ni, net.T_I, "inhibitory"),
+        "W_EE": nir.Linear(weight=_omega_node_weight(net.W_EE, net.T_E, decay)),
+        "W_IE": nir.Linear(weight=np.array(net.W_IE, dtype=np.float64)),
+        "W_EI": nir.Linear(weight=np.array(net.W_EI, dtype=np.float64)),
+        "W_II": nir.Linear(weight=_omega_node_weight(net.W_II, net.T_I, decay)),
+        "D_E": nir.Linear(weight=np.array(net.D_E, dtype=np.float64)),
+        "readout": nir.LI(tau=np.full(m, tau), r=np.full(m, tau / dt), v_leak=np.zeros(m)),
+        "output": nir.Output(output_type=np.array([m])),
+    }
+    metadata = {
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "kind": KIND_EI, "lam": lam, "dt": dt,
+        "v_noise_E": float(net.v_noise_E), "v_noise_I": float(net.v_noise_I), "t_noise": float(net.t_noise),
+        "refractory": int(net.refractory), "e_self_reset": float(net.e_self_reset),
+        "F_E": np.array(net.F_E, dtype=np.float64), "W_EE": np.array(net.W_EE, dtype=np.float64),
+        "W_II": np.array(net.W_II, dtype=np.float64), "D_I": np.array(net.D_I, dtype=np.float64),
+        "meta_json": meta_json,
+    }
+    return nir.NIRGraph(nodes=nodes, edges=list(EI_EDGES), metadata=metadata)
+
+
+def nir_to_ei(graph: nir.NIRGraph) -> EINetwork:
+    """Import a graph written by :func:`ei_to_nir` (or any graph of that exact shape) as an EINetwork.
+
+    The round trip is exact (``np.array_equal`` for every array, scalars and meta equal).
+    Without metadata: no noise, refractory 0, ``e_self_reset`` = mean of the E diagonal,
+    ``D_I`` = 0.
+
+    Raises:
+        NIRImportError: missing or extra nodes or edges, wrong node types or shapes, non-uniform
+            or unequal tau/r, non-zero v_leak, unknown format version, or inconsistent arrays.
+    """
+    what = "EI"
+    if not isinstance(graph, nir.NIRGraph):
+        raise NIRImportError(f"expected a nir.NIRGraph for an EI network, got {type(graph).__name__}")
+    meta = _graph_meta(graph, KIND_EI, required=False, what=what)
+    _check_layout(graph, EI_NODES, EI_EDGES, what)
+    g = graph.nodes
+    m = _io_shape(g["input"], "input")
+    if len(m) != 1:
+        raise NIRImportError(f"{what} graph: input must be 1-D (M,), got shape {m}")
+    m = m[0]
+    W_F = _arr(g["F_E"], "weight")
+    if W_F.ndim != 2 or W_F.shape[1] != m:
+        raise NIRImportError(f"{what} graph: F_E.weight has shape {W_F.shape}, expected (N_E, M) with M = {m}")
+    ne = W_F.shape[0]
+    ni = _arr(g["lif_I"], "tau").shape[0] if _arr(g["lif_I"], "tau").ndim == 1 else -1
+    if ni < 1:
+        raise NIRImportError(f"{what} graph: lif_I.tau must be 1-D (N_I,)")
+    for pop, n in (("lif_E", ne), ("lif_I", ni)):
+        for p in ("tau", "r", "v_leak", "v_threshold"):
+            _shape_check(f"{pop}.{p}", _arr(g[pop], p), (n,), what)
+        if np.any(_arr(g[pop], "v_leak") != 0):
+            raise NIRImportError(f"{what} graph: {pop}.v_leak must be 0")
+    for name, shp in (("W_EE", (ne, ne)), ("W_IE", (ne, ni)), ("W_EI", (ni, ne)), ("W_II", (ni, ni)),
+                      ("D_E", (m, ne))):
+        _shape_check(f"{name}.weight", _arr(g[name], "weight"), shp, what)
+    for p in ("tau", "r", "v_leak"):
+        _shape_check(f"readout.{p}", _arr(g["readout"], p), (m,), what)
+    if np.any(_arr(g["readout"], "v_leak") != 0):
+        raise NIRImportError(f"{what} graph: readout.v_leak must be 0")
+    if _io_shape(g["output"], "output") != (m,):
+        raise NIRImportError(f"{what} graph: output has shape {_io_shape(g['output'], 'output')}, expected ({m},)")
+    tau = _uniform("lif_E.tau", _arr(g["lif_E"], "tau"), what)
+    r = _uniform("lif_E.r", _arr(g["lif_E"], "r"), what)
+    for node in ("lif_I", "readout"):
+        if not (np.all(_arr(g[node], "tau") == tau) and np.all(_arr(g[node], "r") == r)):
+            raise NIRImportError(f"{what} graph: {node} tau/r must equal lif_E tau/r (one leak λ for both "
+                                 "populations and the read-out)")
+    lam_m, dt_m = _scalar(meta.get("lam")), _scalar(meta.get("dt"))
+    lam = float(lam_m) if lam_m is not None and 1.0 / float(lam_m) == tau else 1.0 / tau
+    dt = float(dt_m) if dt_m is not None and tau / float(dt_m) == r else tau / r
+    decay = 1.0 - lam * dt
+    T_E, T_I = _arr(g["lif_E"], "v_threshold"), _arr(g["lif_I"], "v_threshold")
+
+    def exact(key: str, node_value: np.ndarray, export) -> Optional[np.ndarray]:
+        v = meta.get(key)
+        if v is None or np.shape(v) != node_value.shape:
+            return None
+        v = np.asarray(v, np.float64)
+        return v if np.array_equal(export(v), node_value) else None
+
+    F_E = exact("F_E", W_F, lambda v: dt * v)
+    F_E = W_F / dt if F_E is None else F_E
+    nodes_EE, nodes_II = _arr(g["W_EE"], "weight"), _arr(g["W_II"], "weight")
+    W_EE = exact("W_EE", nodes_EE, lambda v: _omega_node_weight(v, T_E, decay))
+    W_EE = nodes_EE - np.diag(decay * T_E) if W_EE is None else W_EE
+    W_II = exact("W_II", nodes_II, lambda v: _omega_node_weight(v, T_I, decay))
+    W_II = nodes_II - np.diag(decay * T_I) if W_II is None else W_II
+    D_I = meta.get("D_I")
+    D_I = np.asarray(D_I, np.float64) if D_I is not None and np.shape(D_I) == (m, ni) else np.zeros((m, ni))
+    meta_json = _scalar(meta.get("meta_json"))
+    try:
+        user_meta = json.loads(meta_json) if meta_json else {}
+    except json.JSONDecodeError as exc:
+        raise NIRImportError(f"{what} graph: metadata 'meta_json' is not valid JSON ({exc})") from None
+    e_reset = _scalar(meta.get("e_self_reset"))
+    try:
+        return EINetwork(F_E=F_E, W_EE=W_EE, W_EI=_arr(g["W_EI"], "weight"), W_IE=_arr(g["W_IE"], "weight"),
+                         W_II=W_II, D_E=_arr(g["D_E"], "weight"), D_I=D_I, T_E=T_E, T_I=T_I, lam=lam, dt=dt,
+                         v_noise_E=float(_scalar(meta.get("v_noise_E", 0.0))),
+                         v_noise_I=float(_scalar(meta.get("v_noise_I", 0.0))),
+                         t_noise=float(_scalar(meta.get("t_noise", 0.0))),
+                         refractory=int(_scalar(meta.get("refractory", 0))),
+                         e_self_reset=float(e_reset) if e_reset is not None else float(np.mean(np.diag(W_EE))),
+                         meta=user_meta)
+    except NetworkShapeError as exc:
+        raise NIRImportError(f"{what} graph does not describe a valid EI network: {exc}") from None
+
+
+def network_to_nir(net) -> nir.NIRGraph:
+    """The float graph of any neuromorph network: :func:`scn_to_nir` or :func:`ei_to_nir`."""
+    if isinstance(net, EINetwork):
+        return ei_to_nir(net)
+    if isinstance(net, SCN):
+        return scn_to_nir(net)
+    raise NIRExportError(f"no NIR export for a {type(net).__name__} (SCN and EINetwork are supported)")
 
 
 # --------------------------------------------------------------------------- files

@@ -23,7 +23,7 @@ from quantization.mapping import MappingOptions, QuantizedSCN, quantization_erro
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.backends.base import backend_for
 from neuromorph.data import RUN_DATA_FILE, DataError, RunData, Scaling, load_run_data
-from neuromorph.network import SCN, load_network
+from neuromorph.network import SCN, EINetwork, load_network
 from neuromorph.quant.calibration import DEFAULT_MAX_CLIPPING, WARN_CLIPPING, operating_statistics_on, truncate_steps
 from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_quant_network, operating_statistics,
                                        save_quantized)
@@ -99,8 +99,13 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if not (0.0 <= float(max_clipping) <= 1.0):
         raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {max_clipping!r}")
     net = load_network(find_network(run_dir))
+    if isinstance(net, EINetwork):  # Dale's-law networks: their own stage (neuromorph/stages/ei.py)
+        from neuromorph.stages.ei import quantize_ei_run
+
+        return quantize_ei_run(net, run_dir, target_name, out, seed=seed, method=method, rounding=rounding,
+                               test_steps=test_steps, target_overrides=target_overrides, adapt=adapt)
     if not isinstance(net, SCN):
-        raise ValueError("quantize supports SCNs without Dale's law (Figs 2, 3, 5 networks)")
+        raise ValueError(f"quantize supports SCNs and EI networks, got a {type(net).__name__}")
     target = load_target(target_name, **(target_overrides or {}))
     if target.is_float:
         raise ValueError(f"target {target.name!r} is the float reference; choose a chip or 'fixed-point'")

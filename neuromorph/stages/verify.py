@@ -58,6 +58,11 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     if not qdir.is_dir():
         raise FileNotFoundError(f"quantization directory not found: {qdir}")
     q = load_quantized(qdir / QDIR_NETWORK)
+    if q.stats.get("ei"):  # an EI (Dale's law) network: neuromorph/stages/ei.py
+        from neuromorph.stages.ei import verify_ei
+
+        return verify_ei(qdir, Path(out), compare=compare_with_reference, seed=seed, test_steps=test_steps,
+                         with_xylosim=with_xylosim)
     qmeta = json.loads((qdir / "quantization.json").read_text()) if (qdir / "quantization.json").is_file() else {}
     ref = load_network(qdir / "network_float.npz")
     deployed = load_network(qdir / "network_deployed.npz") if (qdir / "network_deployed.npz").is_file() else ref

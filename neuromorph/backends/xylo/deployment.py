@@ -21,7 +21,7 @@ from neuromorph.network import load_network
 
 def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware: bool = False) -> dict:
     """Write the deployment artefacts of ``qdir`` into ``out``; returns a summary dict."""
-    from neuromorph.backends.nir import save_nir, scn_to_nir
+    from neuromorph.backends.nir import network_to_nir, save_nir
     from neuromorph.backends.xylo.nir import xylo_spec_to_nir
     from neuromorph.backends.xylo.rockpool_compat import SamnaUnavailableError, config_from_spec, samna_available
     from neuromorph.backends.xylo.spec import hardware_violations, load_spec
@@ -43,7 +43,7 @@ def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware:
     write_json(out / "spec.json", {"device": spec.device, "spec": arrays})
     summary = {"device": spec.device, "n_inputs": spec.n_in, "n_hidden": spec.n_hidden, "n_outputs": spec.n_out,
                "hardware_violations": hardware_violations(spec), "samna_available": samna_available()}
-    save_nir(scn_to_nir(load_network(qdir / "network_float.npz")), out / "network_float.nir")
+    save_nir(network_to_nir(load_network(qdir / "network_float.npz")), out / "network_float.nir")
     save_nir(xylo_spec_to_nir(spec.to_rockpool_kwargs()), out / "network_quantized.nir")
     summary["nir"] = ["network_float.nir", "network_quantized.nir"]
     if hardware:
