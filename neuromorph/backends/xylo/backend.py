@@ -35,9 +35,28 @@ class XyloBackend(Backend):
         """Pre-emphasis that cancels the input synapse's bit-shift low-pass (``deploy.input_drive``)."""
         return pre_emphasis(u, dash_syn)
 
+    def map(self, net: Any, target: HardwareSpec, stats: dict, options: Any = None) -> QuantizedSCN:
+        """The generic integer mapping; above the projection size the relay plan
+        (:mod:`.relays`) is recorded in ``q.stats["relays"]`` for the encoder and decoder."""
+        from neuromorph.backends.xylo.relays import plan_for
+
+        q = super().map(net, target, stats, options)
+        plan = plan_for(q, target)
+        if plan is not None:
+            q.stats["relays"] = plan.to_dict()
+        return q
+
     def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
-        """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``)."""
-        return signed_pair_fit(q, target)
+        """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``);
+        with relays, the relay layout's spec arrays as the chip holds them."""
+        from neuromorph.backends.xylo.relays import plan_for
+
+        plan = plan_for(q, target) if _plan_possible(q, target) else None
+        if plan is None:
+            return signed_pair_fit(q, target)
+        from neuromorph.backends.xylo.relays import relay_fit
+
+        return relay_fit(q, target, plan)
 
     def export(self, q: QuantizedSCN, target: HardwareSpec, out_dir: Path) -> dict[str, str]:
         """``spec.npz``: the Rockpool spec (``XyloSim.from_specification(**spec)``)."""
@@ -93,6 +112,13 @@ class XyloBackend(Backend):
         """(step, neuron) entries at the int16 state limits, per state."""
         return {k: int(np.count_nonzero((recording[k] >= 32767) | (recording[k] <= -32768)))
                 for k in _SATURATION_KEYS}
+
+
+def _plan_possible(q: QuantizedSCN, target: HardwareSpec) -> bool:
+    """Relays only when the hidden-neuron count allows them (else the direct check reports N)."""
+    from neuromorph.backends.xylo.relays import relay_count
+
+    return target.max_hidden is None or q.n_neurons + relay_count(q.n_neurons, q.n_inputs, target) <= target.max_hidden
 
 
 BACKENDS = (XyloBackend(),)
