@@ -42,6 +42,9 @@ def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, ste
     return out
 
 
+from neuromorph.sim.connectivity import structural_mask  # noqa: E402
+
+
 def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
                   inhibition_only: bool = True, progress=None) -> SCN:
     """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
@@ -53,8 +56,10 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
         off = ~np.eye(work.n_neurons, dtype=bool)
         work.Omega[off] = np.minimum(work.Omega[off], 0.0)
     rules = (RecurrentRule(max_lateral=max_lat), FeedforwardRule())
+    # a network learnt under a fan-out limit keeps its connectivity (neuromorph.sim.connectivity)
+    mask = structural_mask(net.Omega) if net.meta.get("max_fanout") is not None else None
     res = learn(work, block_noise_source(net.n_inputs, derive_seed(seed, 33)), steps, rules=rules,
-                seed=derive_seed(seed, 34), options=opts, progress=progress)
+                seed=derive_seed(seed, 34), options=opts, progress=progress, rec_mask=mask)
     out = refit_decoder(res.network, seed, opts)
     out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only})
     return out

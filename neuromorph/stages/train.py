@@ -44,7 +44,7 @@ def snapshot_schedule(n_steps: int) -> list:
 
 def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int = 20, n_inputs: int = 2,
               params: SCNParams = SCNParams(), rules: Optional[tuple] = None, progress: bool = True,
-              experiment: str = "fig2") -> tuple[SCN, LearnResult]:
+              experiment: str = "fig2", max_fanout: Optional[int] = None) -> tuple[SCN, LearnResult]:
     """Learn an SCN from its initial condition on the Fig 2 input.
 
     Parameters
@@ -57,6 +57,8 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     rules : (RecurrentRule, FeedforwardRule); default :func:`neuromorph.sim.init.default_rules`.
     progress : show a progress bar.
     experiment : name recorded in the network's metadata and the progress bar.
+    max_fanout : learn under a connectivity mask with at most this many recurrent targets per
+        neuron, self included (:func:`neuromorph.sim.connectivity.learn_with_fanout`); None = dense.
 
     Returns
     -------
@@ -70,8 +72,15 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     src = block_noise_source(net0.n_inputs, derive_seed(seed, 1), amplitude=params.amplitude, sigma=params.sigma,
                              block=BLOCK)
     with progress_bar(n_steps, f"{experiment} learning", progress) as upd:
-        res = learn(net0, src, n_steps, rules=rules or default_rules(params), seed=derive_seed(seed, 3),
-                    snapshot_steps=snapshot_schedule(n_steps), progress=upd)
+        if max_fanout is not None and max_fanout < net0.n_neurons:
+            from neuromorph.sim.connectivity import learn_with_fanout
+
+            res = learn_with_fanout(net0, src, n_steps, int(max_fanout), rules=rules or default_rules(params),
+                                    seed=derive_seed(seed, 3), snapshot_steps=snapshot_schedule(n_steps),
+                                    progress=upd)
+        else:
+            res = learn(net0, src, n_steps, rules=rules or default_rules(params), seed=derive_seed(seed, 3),
+                        snapshot_steps=snapshot_schedule(n_steps), progress=upd)
     return net0, res
 
 
@@ -104,7 +113,8 @@ def tuning_curves(net: SCN, seed: int, n_angles: int = 36, magnitude: float = 3.
 
 def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
                   protocol: Optional[EvalProtocol] = None, progress: bool = True, n_neurons: int = 20,
-                  n_inputs: int = 2, params: SCNParams = SCNParams(), experiment: str = "fig2") -> dict:
+                  n_inputs: int = 2, params: SCNParams = SCNParams(), experiment: str = "fig2",
+                  max_fanout: Optional[int] = None) -> dict:
     """Learn (:func:`learn_scn`), evaluate every snapshot, write the networks and figures.
 
     Parameters
@@ -123,7 +133,7 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     net0, res = learn_scn(seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
-                          progress=progress, experiment=experiment)
+                          progress=progress, experiment=experiment, max_fanout=max_fanout)
     learn_seconds = time.perf_counter() - t0
     proto = protocol or EvalProtocol()
     curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
@@ -174,6 +184,8 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
         "wall_seconds": time.perf_counter() - t0,
         "learning_curve": curve,
         "parameters": {"n_neurons": n_neurons, "n_inputs": n_inputs, **asdict(params)},
+        "max_fanout": max_fanout,
+        "fanout_max_learnt": int((final.Omega != 0).sum(axis=0).max()),
         "evaluation": {"decoder_steps": proto.decoder_steps, "decoder_amplitude": proto.decoder_amplitude,
                        "test_steps": proto.test_steps, "n_trials": proto.n_trials},
     }
@@ -189,9 +201,13 @@ def run_train(cfg: dict, out: Path, progress: bool = True) -> dict:
     :func:`train_network` plus ``config`` and ``provenance``) and returns it."""
     out = Path(out)
     t = cfg["train"]
+    from neuromorph.stages.preflight import train_fanout
+
+    # shapes-only fit check first (exit 2 before any work) and the fan-out the target needs
+    fan = train_fanout(t, n_neurons=20, n_signals=2)
     metrics = train_network(out, seed=int(cfg["seed"]), iterations=int(t["iterations"]), init=t["init"],
                             protocol=EvalProtocol(n_trials=QUICK_TRIALS), progress=progress,
-                            experiment=t["experiment"])
+                            experiment=t["experiment"], max_fanout=fan)
     metrics["config"] = cfg
     metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
     write_json(out / "metrics.json", metrics)

@@ -46,6 +46,16 @@ class XyloBackend(Backend):
             q.stats["relays"] = plan.to_dict()
         return q
 
+    def relay_layout(self, n_neurons: int, n_signals: int, target: HardwareSpec) -> dict:
+        """Shapes of the layout for an N-neuron, M-signal SCN (``neuromorph.stages.preflight``)."""
+        from neuromorph.backends.xylo.relays import relays_needed
+
+        need_in, need_out = relays_needed(n_neurons, target)
+        m2 = 2 * n_signals
+        return {"relay_neurons": m2 * (int(need_in) + int(need_out)), "relay_fanout": m2 if need_out else 0,
+                "relay_own_fanout": n_neurons + 1 if need_in else 0,
+                "projection_relayed": need_in or need_out}
+
     def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
         """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``);
         with relays, the relay layout's spec arrays as the chip holds them."""
