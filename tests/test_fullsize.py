@@ -18,7 +18,8 @@ from neuromorph.backends.xylo.deploy import spec_from_quantized
 from neuromorph.backends.xylo.relays import max_coding_neurons, relay_count
 from neuromorph.network import SCN, save_network
 from neuromorph.quant.fakequant import evaluation_signal, operating_statistics
-from neuromorph.sim.connectivity import fanout, fanout_mask, learn_with_fanout
+from neuromorph.sim.connectivity import fanout, fanout_mask
+from neuromorph.sim.masked_learning import learn_with_fanout
 from neuromorph.sim.simulator import block_noise_source, learn
 from neuromorph.stages.preflight import preflight
 
@@ -186,9 +187,15 @@ def test_cli_fails_before_any_work(tmp_path):
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "neuromorph.cli", "quantize", str(run), "--target", "xylo-audio-v2",
                         "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
-    assert time.perf_counter() - t0 < 5.0  # process start included; the check itself takes microseconds
+    # process start included (≈ 1.8 s alone here, over 5 s with the full suite running on 2 busy
+    # cores); the check itself is timed in process below
+    assert time.perf_counter() - t0 < 15.0
     assert p.returncode == 2 and not out.exists()
     assert p.stderr.count("\n") == 1 and "fan-out 200" in p.stderr and "Traceback" not in p.stderr
     p = subprocess.run([sys.executable, "-m", "neuromorph.cli", "train", "--out", str(tmp_path / "t"), "--target",
                         "xylo-audio-v2", "--max-fanout", "65", "--no-progress"], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2 and not (tmp_path / "t").exists() and "fan-out 65" in p.stderr
+    t0 = time.perf_counter()
+    with pytest.raises(ShapeFitError, match="over by 136"):
+        preflight(load_target("xylo-audio-v2"), 200, 2)
+    assert time.perf_counter() - t0 < 0.5  # shapes only: no simulation, no mapping

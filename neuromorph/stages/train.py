@@ -73,7 +73,7 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
                              block=BLOCK)
     with progress_bar(n_steps, f"{experiment} learning", progress) as upd:
         if max_fanout is not None and max_fanout < net0.n_neurons:
-            from neuromorph.sim.connectivity import learn_with_fanout
+            from neuromorph.sim.masked_learning import learn_with_fanout
 
             res = learn_with_fanout(net0, src, n_steps, int(max_fanout), rules=rules or default_rules(params),
                                     seed=derive_seed(seed, 3), snapshot_steps=snapshot_schedule(n_steps),

@@ -64,8 +64,6 @@ class XyloBackend(Backend):
         plan = plan_for(q, target) if _plan_possible(q, target) else None
         if plan is None:
             return signed_pair_fit(q, target)
-        from neuromorph.backends.xylo.relays import relay_fit
-
         return relay_fit(q, target, plan)
 
     def export(self, q: QuantizedSCN, target: HardwareSpec, out_dir: Path) -> dict[str, str]:
@@ -122,6 +120,26 @@ class XyloBackend(Backend):
         """(step, neuron) entries at the int16 state limits, per state."""
         return {k: int(np.count_nonzero((recording[k] >= 32767) | (recording[k] <= -32768)))
                 for k in _SATURATION_KEYS}
+
+
+def relay_fit(q: QuantizedSCN, target: HardwareSpec, plan) -> FitReport:
+    """Fit check of the relay layout: the spec arrays the chip would hold, checked element by
+    element (``quantization.fit_check.check_fit``), so fan-out and projections count exactly."""
+    from quantization.fit_check import check_fit
+
+    from neuromorph.backends.xylo.deploy import spec_from_quantized
+    from neuromorph.backends.xylo.relays import RelayPlan  # noqa: F401  (the plan's type)
+
+    sp = spec_from_quantized(q, target)
+    w_in = np.asarray(sp.weights_in)
+    w_rec = np.asarray(sp.weights_rec)
+    nsyn = w_in.shape[2] if w_in.ndim == 3 else 1
+    H, m = plan.n_hidden, q.n_inputs
+    return check_fit(target, 2 * m, H, m, weights_in=w_in, weights_rec=w_rec, weights_out=np.asarray(sp.weights_out),
+                     thresholds=np.asarray(sp.threshold), dash_mem=np.asarray(sp.dash_mem),
+                     dash_syn=np.asarray(sp.dash_syn), biases=np.asarray(sp.bias), n_syn=nsyn,
+                     weight_shifts={"in": sp.weight_shift_in, "rec": sp.weight_shift_rec, "out": sp.weight_shift_out},
+                     taus=np.array([1.0 / q.lam]), dt=q.dt)
 
 
 def _plan_possible(q: QuantizedSCN, target: HardwareSpec) -> bool:

@@ -191,21 +191,3 @@ def relay_spec_arrays(q: QuantizedSCN, target: HardwareSpec, plan: RelayPlan, ns
     return dict(weights_in=w_in, weights_rec=w_rec, weights_out=w_out, threshold=threshold, dash_mem=dash_mem,
                 dash_syn=dash_syn, dash_syn_2=dash_syn.copy(), bias=bias, weight_shift_in=int(shift_in))
 
-
-def relay_fit(q: QuantizedSCN, target: HardwareSpec, plan: RelayPlan):
-    """Fit check of the relay layout: the spec arrays the chip would hold, checked element by
-    element (``quantization.fit_check.check_fit``), so fan-out and projections count exactly."""
-    from quantization.fit_check import check_fit
-
-    from neuromorph.backends.xylo.deploy import spec_from_quantized
-
-    sp = spec_from_quantized(q, target)
-    w_in = np.asarray(sp.weights_in)
-    w_rec = np.asarray(sp.weights_rec)
-    nsyn = w_in.shape[2] if w_in.ndim == 3 else 1
-    H, m = plan.n_hidden, q.n_inputs
-    return check_fit(target, 2 * m, H, m, weights_in=w_in, weights_rec=w_rec, weights_out=np.asarray(sp.weights_out),
-                     thresholds=np.asarray(sp.threshold), dash_mem=np.asarray(sp.dash_mem),
-                     dash_syn=np.asarray(sp.dash_syn), biases=np.asarray(sp.bias), n_syn=nsyn,
-                     weight_shifts={"in": sp.weight_shift_in, "rec": sp.weight_shift_rec, "out": sp.weight_shift_out},
-                     taus=np.array([1.0 / q.lam]), dt=q.dt)
