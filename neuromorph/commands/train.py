@@ -24,7 +24,8 @@ signal; it is the input of 'neuromorph quantize'. Guide: docs/your_own_data.md."
 #: flag destination -> config key
 FLAG_KEYS = {"data": "data.file", "dt": "data.dt", "test_fraction": "data.test_fraction",
              "network": "train.network", "neurons": "train.neurons", "neurons_e": "train.neurons_e",
-             "neurons_i": "train.neurons_i", "steps": "train.steps", "seconds": "train.seconds", "seed": "seed"}
+             "neurons_i": "train.neurons_i", "steps": "train.steps", "seconds": "train.seconds", "max_fanout": "train.fanout",
+             "target": "train.target", "seed": "seed"}
 
 
 def add_arguments(p) -> None:
@@ -44,6 +45,12 @@ def add_arguments(p) -> None:
     p.add_argument("--seconds", type=float, metavar="S",
                    help="learning length in simulated seconds (default 200) [train.seconds]")
     p.add_argument("--seed", type=int, help="master seed; the same seed gives the same files [seed]")
+    p.add_argument("--max-fanout", type=int, metavar="K",
+                   help="learn under a connectivity mask with at most K recurrent targets per neuron, self "
+                        "included (Xylo Audio 2 allows 64) [train.fanout]")
+    p.add_argument("--target", metavar="NAME_OR_YAML",
+                   help="train for this chip: check that the network's shapes fit it before any work "
+                        "(exit 2 with the failing limit otherwise) and learn under its fan-out limit [train.target]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

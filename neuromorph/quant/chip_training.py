@@ -26,6 +26,7 @@ from quantization.mapping import QuantizedSCN, syn_gain
 from neuromorph.metrics import optimal_decoder
 from neuromorph.network import SCN
 from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+from neuromorph.sim.connectivity import structural_mask
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.signals import smoothed_white_noise
 from neuromorph.sim.simulator import SimOptions, WeightGrid, block_noise_source, chip_options, learn, simulate
@@ -80,7 +81,10 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
         from neuromorph.quant.calibration import data_source
 
         source = data_source(signal, net.lam, net.dt)
-    res = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress)
+    # a network learnt under a fan-out limit keeps its connectivity (neuromorph.sim.connectivity)
+    mask = structural_mask(net.Omega) if net.meta.get("max_fanout") is not None else None
+    res = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress,
+                rec_mask=mask)
     out = refit_decoder(res.network, seed, opts, signal=signal)
     out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only,
                                             "signal": "white noise" if signal is None else "data"})

@@ -84,7 +84,9 @@ class ScnOptions(NamedTuple):
 class ScnLearning(NamedTuple):
     """Plasticity.  ff_on / rec_on: the pathway learns; ff / rec: the rules' parameter records
     (:mod:`neuromorph.sim.rules`); b_decay = 1 − λ_b dt of the FF trace; q_rec, q_ff, q_max,
-    diag_off (N,) or (1,): the weight grid (0 = none, ``simulator.WeightGrid``)."""
+    diag_off (N,) or (1,): the weight grid (0 = none, ``simulator.WeightGrid``); rec_mask (N, N)
+    uint8 connectivity mask (``rec_mask[i, k]`` = 0: Ω_ik stays exactly 0 through learning,
+    :mod:`neuromorph.sim.connectivity`) or (0, 0) for none."""
 
     ff_on: bool
     ff: tuple
@@ -95,6 +97,7 @@ class ScnLearning(NamedTuple):
     q_ff: float
     q_max: float
     diag_off: np.ndarray
+    rec_mask: np.ndarray
 
 
 class ScnState(NamedTuple):
@@ -139,7 +142,8 @@ def make_scn_steps(ff_update, ff_step, rec_update):
     def scn_steps(c, net, opt, lrn, st, rec):
         F, Om, T, decay, dt, v_noise, t_noise = net
         one_spike, r_decay_first, delay, delay_mat, syn_decay, syn_order, subtractive, max_events = opt
-        learn_ff, ff_p, learn_rec, rec_p, b_decay, q_rec, q_ff, q_max, diag_off = lrn
+        learn_ff, ff_p, learn_rec, rec_p, b_decay, q_rec, q_ff, q_max, diag_off, conn = lrn
+        masked = conn.shape[0] > 0
         rng_state, V, r, x, b, buf, syn, syn2, U, m, bufE, bufI, step0 = st
         rec_mask, rec_spikes, rec_r, rec_V, rec_E, rec_I, counts = rec
         N = F.shape[0]
@@ -248,6 +252,11 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                         for i in range(N):
                             Om[i, k] = grid_round(Om[i, k], diag_off[k] if i == k else 0.0, q_rec, q_max,
                                                  uniform(rng_state))
+                    if masked:
+                        # the rule may move every weight of the column; absent connections stay 0
+                        for i in range(N):
+                            if conn[i, k] == 0:
+                                Om[i, k] = 0.0
             if r_decay_first:
                 for i in range(N):
                     r[i] *= decay

@@ -163,6 +163,7 @@ def _record_mask(record: Iterable[str]) -> int:
 _EMPTY2 = np.zeros((0, 0))
 _EMPTY2I = np.zeros((0, 0), dtype=np.int64)
 _ZERO1 = np.zeros(1)
+_EMPTY2U8 = np.zeros((0, 0), dtype=np.uint8)
 # placeholders of a pathway without a rule (never called: the pathway does not learn)
 _NO_FF = FeedforwardParams(0, 0.0, 0.0, 0.0)
 _NO_REC = RecurrentParams(0.0, 0.0, 0.0, float("inf"))
@@ -184,7 +185,8 @@ class WeightGrid:
 
 def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_first: bool,
          rec_mask: int = 0, rec: Optional[dict] = None, offset: int = 0, bindings: Optional[dict] = None,
-         counts: Optional[np.ndarray] = None, F=None, Om=None, grid: Optional["WeightGrid"] = None) -> int:
+         counts: Optional[np.ndarray] = None, F=None, Om=None, grid: Optional["WeightGrid"] = None,
+         conn_mask: Optional[np.ndarray] = None) -> int:
     """Advance ``state`` over input ``c`` (L, M); learning modifies ``F``/``Om`` in place.
 
     ``bindings``: ``{pathway: Binding}`` of the rules (:meth:`RuleRegistry.bind`); none = frozen."""
@@ -216,7 +218,8 @@ def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_
                                rc is not None and rc.active, rc.params if rc is not None else _NO_REC,
                                1.0 - b_leak * net.dt,
                                grid.q_rec if grid else 0.0, grid.q_ff if grid else 0.0, grid.q_max if grid else 0.0,
-                               grid.diag_offset if grid else _ZERO1)
+                               grid.diag_offset if grid else _ZERO1,
+                               conn_mask if conn_mask is not None else _EMPTY2U8)
     kst = kernels.ScnState(state.rng_state, state.V, state.r, state.x, state.b, state.buf, state.syn, state.syn2,
                            state.U, state.m, state.bufE, state.bufI, int(state.step))
     krec = kernels.ScnRecord(int(rec_mask), sl("spikes", np.uint8), sl("r"), sl("V"), sl("I_E"), sl("I_I"), counts)
@@ -291,7 +294,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
           seed=None, options: Optional[SimOptions] = None, snapshot_steps: Sequence[int] = (),
           chunk: int = 100_000, progress: Optional[Callable[[int], None]] = None,
           state: Optional[SimState] = None, grid: Optional[WeightGrid] = None,
-          registry: RuleRegistry = DEFAULT_REGISTRY) -> LearnResult:
+          registry: RuleRegistry = DEFAULT_REGISTRY, rec_mask: Optional[np.ndarray] = None) -> LearnResult:
     """Train ``net`` (a copy is returned; ``net`` itself is not modified) for ``n_steps`` steps.
 
     ``source(start, L)`` supplies the input current chunk by chunk (so 10⁷-step protocols
@@ -303,6 +306,9 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
     they compile to (:mod:`neuromorph.sim.rules`).
     ``snapshot_steps``: weights are copied *before* these step indices (0-based) are simulated;
     a snapshot at step s therefore holds the weights after s learning steps.
+    ``rec_mask``: (N, N) boolean connectivity, ``rec_mask[i, k]`` False = no connection k → i:
+    those Ω entries are set to 0 at the start and stay exactly 0 through learning (the paper's
+    Fig 7B setting; :mod:`neuromorph.sim.connectivity` chooses masks for a fan-out limit).
     """
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
@@ -310,6 +316,12 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
     opts = options or SimOptions()
     work = net.copy()
     n, m = work.n_neurons, work.n_inputs
+    conn = None
+    if rec_mask is not None:
+        from neuromorph.sim.connectivity import check_mask
+
+        conn = check_mask(rec_mask, n)
+        work.Omega[conn == 0] = 0.0
     if state is None:
         state = SimState.zeros(n, m, opts.max_delay, as_state(seed))
     if np.ndim(opts.delay) and opts.delay.shape != (n, n):
@@ -319,7 +331,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
 
     def advance(start: int, c: np.ndarray) -> None:
         result.total_spikes += _run(work, c, state, opts, r_decay_first=False, bindings=bindings, counts=counts,
-                                    grid=grid)
+                                    grid=grid, conn_mask=conn)
 
     def snapshot(step: int) -> None:
         result.snapshots.append((step, work.F.copy(), work.Omega.copy()))

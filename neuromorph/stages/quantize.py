@@ -112,6 +112,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if abs(target.dt - net.dt) > 1e-12:
         target = load_target(target_name, **dict(target_overrides or {}, dt=net.dt))
     out = Path(out)
+    from neuromorph.stages.preflight import network_fanout, preflight
+
+    preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega))  # before any work
     backend = backend_for(target)
     rd = run_data_of(run_dir, net)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work

@@ -37,6 +37,7 @@ from neuromorph.data import RunData, builtin_signal, load_signal
 from neuromorph.sim.init import SCNParams, default_rules, initial_scn
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.simulator import LearnResult, block_noise_source, learn, simulate
+from neuromorph.stages.preflight import train_fanout
 from neuromorph.stages.train_plan import TrainPlan, plan_training
 from neuromorph.stages.train_report import write_train_report
 from neuromorph.stages.train_signal import run_data, train_on_signal
@@ -56,7 +57,7 @@ def snapshot_schedule(n_steps: int) -> list:
 
 def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int = 20, n_inputs: int = 2,
               params: SCNParams = SCNParams(), rules: Optional[tuple] = None, progress: bool = True,
-              experiment: str = "fig2") -> tuple[SCN, LearnResult]:
+              experiment: str = "fig2", max_fanout: Optional[int] = None) -> tuple[SCN, LearnResult]:
     """Learn an SCN from its initial condition on the Fig 2 input.
 
     Parameters
@@ -69,6 +70,8 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     rules : (RecurrentRule, FeedforwardRule); default :func:`neuromorph.sim.init.default_rules`.
     progress : show a progress bar.
     experiment : name recorded in the network's metadata and the progress bar.
+    max_fanout : learn under a connectivity mask with at most this many recurrent targets per
+        neuron, self included (:func:`neuromorph.sim.connectivity.learn_with_fanout`); None = dense.
 
     Returns
     -------
@@ -82,8 +85,15 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     src = block_noise_source(net0.n_inputs, derive_seed(seed, 1), amplitude=params.amplitude, sigma=params.sigma,
                              block=BLOCK)
     with progress_bar(n_steps, f"{experiment} learning", progress) as upd:
-        res = learn(net0, src, n_steps, rules=rules or default_rules(params), seed=derive_seed(seed, 3),
-                    snapshot_steps=snapshot_schedule(n_steps), progress=upd)
+        if max_fanout is not None and max_fanout < net0.n_neurons:
+            from neuromorph.sim.masked_learning import learn_with_fanout
+
+            res = learn_with_fanout(net0, src, n_steps, int(max_fanout), rules=rules or default_rules(params),
+                                    seed=derive_seed(seed, 3), snapshot_steps=snapshot_schedule(n_steps),
+                                    progress=upd)
+        else:
+            res = learn(net0, src, n_steps, rules=rules or default_rules(params), seed=derive_seed(seed, 3),
+                        snapshot_steps=snapshot_schedule(n_steps), progress=upd)
     return net0, res
 
 
@@ -117,7 +127,7 @@ def tuning_curves(net: SCN, seed: int, n_angles: int = 36, magnitude: float = 3.
 def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
                   protocol: Optional[EvalProtocol] = None, progress: bool = True, n_neurons: int = 20,
                   n_inputs: int = 2, params: SCNParams = SCNParams(), experiment: str = "fig2",
-                  rules: Optional[tuple] = None) -> dict:
+                  rules: Optional[tuple] = None, max_fanout: Optional[int] = None) -> dict:
     """Learn (:func:`learn_scn`), evaluate every snapshot, write the networks and figures.
 
     Parameters
@@ -136,7 +146,7 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     net0, res = learn_scn(seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
-                          rules=rules, progress=progress, experiment=experiment)
+                          rules=rules, progress=progress, experiment=experiment, max_fanout=max_fanout)
     learn_seconds = time.perf_counter() - t0
     proto = protocol or EvalProtocol()
     curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
@@ -187,6 +197,8 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
         "wall_seconds": time.perf_counter() - t0,
         "learning_curve": curve,
         "parameters": {"n_neurons": n_neurons, "n_inputs": n_inputs, **asdict(params)},
+        "max_fanout": max_fanout,
+        "fanout_max_learnt": int((final.Omega != 0).sum(axis=0).max()),
         "evaluation": {"decoder_steps": proto.decoder_steps, "decoder_amplitude": proto.decoder_amplitude,
                        "test_steps": proto.test_steps, "n_trials": proto.n_trials},
     }
@@ -262,6 +274,9 @@ def run_train(cfg: dict, out: Path, progress: bool = True, prepared: Optional[Pr
     out = Path(out)
     prep = prepared or prepare_training(cfg)
     plan = prep.plan
+    # shapes-only fit check of train.target first (exit 2 before any work) and the fan-out to learn under
+    fan = train_fanout(cfg["train"], n_neurons=plan.n_neurons or (plan.n_e + plan.n_i),
+                       n_signals=prep.data.n_channels if prep.data is not None else (plan.n_inputs or 2))
     made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -275,9 +290,10 @@ def run_train(cfg: dict, out: Path, progress: bool = True, prepared: Optional[Pr
             metrics = train_network(staging, seed=plan.seed, iterations=plan.iterations, init=plan.init,
                                     protocol=EvalProtocol(n_trials=QUICK_TRIALS), progress=progress,
                                     n_neurons=plan.n_neurons, n_inputs=2, params=plan.params,
-                                    experiment=cfg["train"]["experiment"], rules=rules)
+                                    experiment=cfg["train"]["experiment"], rules=rules,
+                                    max_fanout=fan)
         else:
-            metrics = train_on_signal(staging, plan, prep.data, progress)
+            metrics = train_on_signal(staging, plan, prep.data, progress, max_fanout=fan)
         metrics["config"] = cfg
         metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
         write_json(staging / "metrics.json", metrics)

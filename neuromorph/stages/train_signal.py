@@ -36,6 +36,7 @@ from neuromorph.network import EINetwork, Network, save_network
 from neuromorph.progress import progress_bar
 from neuromorph.sim.ei_simulator import learn_ei, simulate_ei
 from neuromorph.sim.init import default_rules, initial_ei_network, initial_scn
+from neuromorph.sim.masked_learning import learn_with_fanout
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.simulator import learn, simulate
 from neuromorph.stages.train_plan import TrainPlan
@@ -170,9 +171,11 @@ def initial_network(plan: TrainPlan, n_inputs: int) -> Network:
                    meta={**net.meta, **meta})
 
 
-def learn_on(net0: Network, plan: TrainPlan, rd: RunData, progress: bool = True) -> tuple:
-    """Learn for ``plan.n_steps`` steps on the looped training part.  Returns (network, spikes
-    per neuron per second during learning (Hz, main population))."""
+def learn_on(net0: Network, plan: TrainPlan, rd: RunData, progress: bool = True,
+             max_fanout: Optional[int] = None) -> tuple:
+    """Learn for ``plan.n_steps`` steps on the looped training part (an SCN under a recurrent
+    fan-out limit ``max_fanout`` if given: :func:`neuromorph.sim.masked_learning.learn_with_fanout`).
+    Returns (network, spikes per neuron per second during learning (Hz, main population))."""
     src, _ = looped_source(rd.train.x, net0.lam, net0.dt)
     seed = derive_seed(plan.seed, 3)
     with progress_bar(plan.n_steps, f"{plan.network} learning", progress) as upd:
@@ -181,7 +184,10 @@ def learn_on(net0: Network, plan: TrainPlan, rd: RunData, progress: bool = True)
             return res.network, res.total_spikes_E / (plan.n_steps * net0.dt * net0.n_exc)
         rules = tuple(r for r, name in zip(default_rules(plan.params), ("recurrent", "feedforward"))
                       if name in plan.learn)
-        res = learn(net0, src, plan.n_steps, rules=rules, seed=seed, progress=upd)
+        if max_fanout is not None and max_fanout < net0.n_neurons:
+            res = learn_with_fanout(net0, src, plan.n_steps, int(max_fanout), rules=rules, seed=seed, progress=upd)
+        else:
+            res = learn(net0, src, plan.n_steps, rules=rules, seed=seed, progress=upd)
         return res.network, res.total_spikes / (plan.n_steps * net0.dt * net0.n_neurons)
 
 
@@ -191,14 +197,15 @@ def run_data(plan: TrainPlan, sig: Signal) -> RunData:
     return prepare_run_data(sig, plan.dt, test_fraction=plan.test_fraction, center=plan.center, target_std=std)
 
 
-def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = True) -> dict:
+def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = True,
+                    max_fanout: Optional[int] = None) -> dict:
     """Learn, evaluate before and after, write ``network.npz``, ``network_initial.npz``,
     ``data.npz`` and ``reconstruction.png`` into ``out``.  Returns the metrics (not written)."""
     out = Path(out)
     t0 = time.perf_counter()
     net0 = initial_network(plan, rd.n_channels)
     t1 = time.perf_counter()
-    learnt, learn_rate = learn_on(net0, plan, rd, progress)
+    learnt, learn_rate = learn_on(net0, plan, rd, progress, max_fanout)
     learn_seconds = time.perf_counter() - t1
     with progress_bar(2, "evaluation", progress, unit="network") as upd:
         first, before = evaluate_on(net0, rd, plan.seed)
@@ -213,7 +220,7 @@ def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = Tr
     test_std = rd.scaling.to_data(rd.test.x).reshape(-1, len(chans)).std(axis=0)
     ei = plan.network == "ei"
     m = {
-        "experiment": "signal",
+        "experiment": "signal", "max_fanout": max_fanout,
         "network": plan.network,
         "init": plan.init,
         "steps": int(plan.n_steps),

@@ -35,9 +35,36 @@ class XyloBackend(Backend):
         """Pre-emphasis that cancels the input synapse's bit-shift low-pass (``deploy.input_drive``)."""
         return pre_emphasis(u, dash_syn)
 
+    def map(self, net: Any, target: HardwareSpec, stats: dict, options: Any = None) -> QuantizedSCN:
+        """The generic integer mapping; above the projection size the relay plan
+        (:mod:`.relays`) is recorded in ``q.stats["relays"]`` for the encoder and decoder."""
+        from neuromorph.backends.xylo.relays import plan_for
+
+        q = super().map(net, target, stats, options)
+        plan = plan_for(q, target)
+        if plan is not None:
+            q.stats["relays"] = plan.to_dict()
+        return q
+
+    def relay_layout(self, n_neurons: int, n_signals: int, target: HardwareSpec) -> dict:
+        """Shapes of the layout for an N-neuron, M-signal SCN (``neuromorph.stages.preflight``)."""
+        from neuromorph.backends.xylo.relays import relays_needed
+
+        need_in, need_out = relays_needed(n_neurons, target)
+        m2 = 2 * n_signals
+        return {"relay_neurons": m2 * (int(need_in) + int(need_out)), "relay_fanout": m2 if need_out else 0,
+                "relay_own_fanout": n_neurons + 1 if need_in else 0,
+                "projection_relayed": need_in or need_out}
+
     def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
-        """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``)."""
-        return signed_pair_fit(q, target)
+        """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``);
+        with relays, the relay layout's spec arrays as the chip holds them."""
+        from neuromorph.backends.xylo.relays import plan_for
+
+        plan = plan_for(q, target) if _plan_possible(q, target) else None
+        if plan is None:
+            return signed_pair_fit(q, target)
+        return relay_fit(q, target, plan)
 
     def export(self, q: QuantizedSCN, target: HardwareSpec, out_dir: Path) -> dict[str, str]:
         """``spec.npz``: the Rockpool spec (``XyloSim.from_specification(**spec)``)."""
@@ -94,6 +121,33 @@ class XyloBackend(Backend):
         """(step, neuron) entries at the int16 state limits, per state."""
         return {k: int(np.count_nonzero((recording[k] >= 32767) | (recording[k] <= -32768)))
                 for k in _SATURATION_KEYS}
+
+
+def relay_fit(q: QuantizedSCN, target: HardwareSpec, plan) -> FitReport:
+    """Fit check of the relay layout: the spec arrays the chip would hold, checked element by
+    element (``quantization.fit_check.check_fit``), so fan-out and projections count exactly."""
+    from quantization.fit_check import check_fit
+
+    from neuromorph.backends.xylo.deploy import spec_from_quantized
+    from neuromorph.backends.xylo.relays import RelayPlan  # noqa: F401  (the plan's type)
+
+    sp = spec_from_quantized(q, target)
+    w_in = np.asarray(sp.weights_in)
+    w_rec = np.asarray(sp.weights_rec)
+    nsyn = w_in.shape[2] if w_in.ndim == 3 else 1
+    H, m = plan.n_hidden, q.n_inputs
+    return check_fit(target, 2 * m, H, m, weights_in=w_in, weights_rec=w_rec, weights_out=np.asarray(sp.weights_out),
+                     thresholds=np.asarray(sp.threshold), dash_mem=np.asarray(sp.dash_mem),
+                     dash_syn=np.asarray(sp.dash_syn), biases=np.asarray(sp.bias), n_syn=nsyn,
+                     weight_shifts={"in": sp.weight_shift_in, "rec": sp.weight_shift_rec, "out": sp.weight_shift_out},
+                     taus=np.array([1.0 / q.lam]), dt=q.dt)
+
+
+def _plan_possible(q: QuantizedSCN, target: HardwareSpec) -> bool:
+    """Relays only when the hidden-neuron count allows them (else the direct check reports N)."""
+    from neuromorph.backends.xylo.relays import relay_count
+
+    return target.max_hidden is None or q.n_neurons + relay_count(q.n_neurons, q.n_inputs, target) <= target.max_hidden
 
 
 BACKENDS = (XyloBackend(),)

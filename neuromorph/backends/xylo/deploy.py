@@ -27,9 +27,20 @@ NEVER_FIRE = 32767
 
 
 def spec_from_quantized(q: QuantizedSCN, target: HardwareSpec) -> XyloSpec:
-    """The Rockpool spec of ``q`` for ``target`` (a Xylo device)."""
+    """The Rockpool spec of ``q`` for ``target`` (a Xylo device); above the input/output
+    projection size (Xylo Audio 3, Xylo IMU) the relay layout of :mod:`.relays`."""
+    from neuromorph.backends.xylo.relays import plan_for, relay_spec_arrays
+
     n, m = q.n_neurons, q.n_inputs
     nsyn = 2 if (target.max_syn or 1) >= 2 else 1
+    plan = plan_for(q, target)
+    if plan is not None:
+        a = relay_spec_arrays(q, target, plan, nsyn)
+        full = lambda v, k: np.full(k, int(v), dtype=np.int64)  # noqa: E731
+        return XyloSpec.from_dict(dict(
+            a, threshold_out=full(NEVER_FIRE, m), dash_mem_out=full(q.dash_mem_out, m),
+            dash_syn_out=full(q.dash_syn_out, m), weight_shift_rec=q.shift_rec, weight_shift_out=q.shift_out,
+            bias_out=full(0, m), dt=q.dt), device=target.device)
     w_in = np.zeros((2 * m, n, nsyn), dtype=np.int64)
     w_in[0::2, :, 0] = q.w_in.T
     w_in[1::2, :, 0] = -q.w_in.T
@@ -51,7 +62,17 @@ def encode_signal(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     ``c = (x_t − (1 − λ_chip dt) x_{t−1}) / dt`` — so the encoder, not a retraining, absorbs the
     difference between the float and the bit-shift time constant."""
     x = np.asarray(x, dtype=np.float64)
-    return encode_signed_events(input_drive(q, x), q.input_gain, q.max_input_events)
+    raster = encode_signed_events(input_drive(q, x), q.input_gain, q.max_input_events)
+    lead = _plan(q).input_lead if _plan(q) else 0
+    if lead:  # input relays re-emit events one step later: send them one step early
+        raster = np.vstack([raster[lead:], np.zeros((lead, raster.shape[1]), dtype=raster.dtype)])
+    return raster
+
+
+def _plan(q: QuantizedSCN):
+    from neuromorph.backends.xylo.relays import RelayPlan
+
+    return RelayPlan.from_dict(q.stats.get("relays"))
 
 
 def input_drive(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
@@ -75,7 +96,8 @@ def decode_output(q: QuantizedSCN, vmem_out: np.ndarray) -> np.ndarray:
     """x̂ (T, M) from the output neurons' membrane (T, M), aligned with the input: the readout
     lags the hidden layer by one step (hidden → output delivery), so sample t+1 estimates x_t."""
     v = np.asarray(vmem_out, dtype=np.float64) / q.scale_out
+    lag = 1 + (_plan(q).output_lag if _plan(q) else 0)  # output relays add one hop
     out = np.empty_like(v)
-    out[:-1] = v[1:]
-    out[-1] = v[-1]
+    out[:-lag] = v[lag:]
+    out[-lag:] = v[-1]
     return out

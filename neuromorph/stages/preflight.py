@@ -1,0 +1,72 @@
+"""Before any work: will an N-neuron, M-signal SCN fit the target, and under which fan-out?
+
+:func:`preflight` is the shapes-only fit check (:func:`quantization.fit_shapes.check_shapes`)
+with the target backend's layout (Xylo Audio 3 / IMU: relay neurons above the 128-neuron
+projection, :mod:`neuromorph.backends.xylo.relays`); it raises
+:class:`~quantization.fit_shapes.ShapeFitError` (a ``ValueError``: the CLI prints one line and
+exits 2) naming every limit that fails, by how much, and what to change.  ``train --target``,
+``quantize`` and ``pipeline`` call it before training, adaptation or mapping.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from quantization.fit_shapes import ShapeFitError, check_shapes
+from quantization.hardware import HardwareSpec, load_target
+
+from neuromorph.backends.base import backend_for
+
+
+def layout(target: HardwareSpec, n_neurons: int, n_signals: int) -> dict:
+    """The backend's layout numbers: relay neurons, fan-out they add to a coding neuron, the
+    relays' own fan-out, whether the projections are relayed (all 0/False for a direct layout)."""
+    fn = getattr(backend_for(target), "relay_layout", None)
+    if fn is None:
+        return {"relay_neurons": 0, "relay_fanout": 0, "relay_own_fanout": 0, "projection_relayed": False}
+    return fn(n_neurons, n_signals, target)
+
+
+def preflight(target: HardwareSpec, n_neurons: int, n_signals: int, fanout: Optional[int] = None) -> dict:
+    """Raise :class:`ShapeFitError` if the shapes cannot fit ``target``; else return the layout."""
+    lay = layout(target, n_neurons, n_signals)
+    fan = n_neurons if fanout is None else int(fanout)
+    # an input relay reaches every coding neuron (and itself): it can be the binding fan-out
+    own = lay["relay_own_fanout"] - lay["relay_fanout"]
+    rep = check_shapes(target, n_neurons, n_signals, fanout=max(fan, own), relay_neurons=lay["relay_neurons"],
+                       relay_fanout=lay["relay_fanout"], projection_relayed=lay["projection_relayed"])
+    if not rep.ok:
+        raise ShapeFitError(rep)
+    return lay
+
+
+def fanout_for(target: HardwareSpec, n_neurons: int, n_signals: int) -> Optional[int]:
+    """The fan-out to learn under for ``target`` (None = dense fits)."""
+    if target.max_fanout is None:
+        return None
+    lay = layout(target, n_neurons, n_signals)
+    k = int(target.max_fanout) - lay["relay_fanout"]
+    return k if k < n_neurons else None
+
+
+def train_fanout(train_cfg: dict, *, n_neurons: int, n_signals: int) -> Optional[int]:
+    """The train section's fan-out: ``fanout`` if set, else the target's (``target``), after the
+    shapes-only check of that target with the mask's fan-out."""
+    fan = train_cfg.get("fanout")
+    if fan is not None and (isinstance(fan, bool) or not isinstance(fan, int) or fan < 1):
+        raise ValueError(f"train.fanout (--max-fanout) must be an integer >= 1 (targets per neuron, self "
+                         f"included), got {fan!r}")
+    tname = train_cfg.get("target")
+    if tname is None:
+        return fan
+    target = load_target(tname)
+    if fan is None:
+        fan = fanout_for(target, n_neurons, n_signals)
+    preflight(target, n_neurons, n_signals, fanout=fan)
+    return fan
+
+
+def network_fanout(omega) -> int:
+    """Largest recurrent fan-out of a learnt Ω (self included), as the fit check counts it."""
+    import numpy as np
+
+    return int((np.asarray(omega) != 0).sum(axis=0).max())
