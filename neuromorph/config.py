@@ -38,7 +38,8 @@ _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
              ("train", "neurons"): int, ("train", "neurons_e"): int, ("train", "neurons_i"): int,
              ("train", "dt"): float, ("train", "thresholds"): float, ("train", "mu"): float, ("train", "beta"): float,
              ("train", "alpha"): float, ("train", "lr_rec"): float, ("train", "lr_ff"): float,
-             ("train", "steps"): int, ("train", "seconds"): float}
+             ("train", "steps"): int, ("train", "seconds"): float, ("train", "fanout"): int,
+             ("train", "target"): "text"}
 
 
 class ConfigError(ValueError):

@@ -12,7 +12,6 @@ network under chip dynamics: 2.9·10⁵ … 3.1·10⁵ Hz, error > 3000.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np

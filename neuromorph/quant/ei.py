@@ -43,7 +43,7 @@ from neuromorph.network import SCN, EINetwork
 from neuromorph.sim.ei_simulator import simulate_ei
 from neuromorph.sim.rng import derive_seed
 from neuromorph.sim.signals import current_for_signal
-from neuromorph.sim.simulator import SimOptions, chip_options, simulate
+from neuromorph.sim.simulator import chip_options, simulate
 
 __all__ = ["DYNAMICS", "ei_block_scn", "ei_from_block", "ei_operating_statistics", "ei_signal_error",
            "quantize_ei_network", "fake_quant_ei", "adapt_ei_to_chip", "ChipAdaptation", "RESET_CANDIDATES"]
