@@ -28,12 +28,11 @@ def main(args) -> int:
 
     spec = load_spec(args.spec)
     backend = backend_for_device(spec.device)
+    from neuromorph.preflight import check_event_counts, load_npy
+
     if not args.input.is_file():
         raise FileNotFoundError(f"input raster not found: {args.input}")
-    try:
-        raster = np.load(args.input, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{args.input}: not a plain .npy array ({exc})") from None
+    raster = load_npy(args.input, "--input")  # says what the file is when it is not a .npy array
     if raster.ndim != 2:
         raise ValueError(f"{args.input}: raster must be 2-D (time steps, input channels), got shape {raster.shape}")
     if raster.shape[1] != spec.n_in:
@@ -44,6 +43,14 @@ def main(args) -> int:
         raster = raster.astype(np.int64)
     if np.any(raster < 0):
         raise ValueError(f"{args.input}: raster holds negative event counts")
+    # above the chip's per-step limit: refused, or with --clip clipped and counted (never silently)
+    from neuromorph.backends.xylo.spec import device_target
+
+    raster, n_clipped, n_removed = check_event_counts(raster, device_target(spec.device).max_input_events,
+                                                      clip=getattr(args, "clip", False), name=args.input.name)
+    if n_clipped:
+        print(f"--clip: {n_clipped} entries clipped to {device_target(spec.device).max_input_events} events "
+              f"({n_removed} events removed)")
     payload = backend.emulate(spec, raster, record=args.record)  # "output" + the states when recorded
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "record.npz", lambda fh: np.savez(fh, **payload))

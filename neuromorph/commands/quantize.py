@@ -55,6 +55,9 @@ def main(args) -> int:
     rep = quantize_run(args.run_dir, args.target, args.out, seed=args.seed, mismatch=args.mismatch,
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
                        adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps)
+    from neuromorph.preflight import after_quantize
+
+    after_quantize(rep, args)  # fit failure = user error; --report-only keeps just the report
     print(f"{rep['target']}: error float {rep['error_float']:.4g}, quantized {rep['error_quantized']:.4g}; "
           f"fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; wrote {args.out}")
     return 0 if rep["fit_check"]["ok"] else 1
