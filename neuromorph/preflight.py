@@ -73,8 +73,13 @@ def load_npy(path: Union[str, Path], flag: str) -> np.ndarray:
             raise InputFileError(f"{flag} {p.name} is a text file; pass a .npy array, e.g. "
                                  f"np.save('{p.stem}.npy', np.loadtxt('{p.name}', delimiter=','))")
         raise InputFileError(f"{flag} {p.name} is not a NumPy .npy file (no .npy header); pass a .npy array")
+    from neuromorph.arrayfile import ArrayFileError, check_npy
+
     try:
+        check_npy(p)
         a = np.load(p, allow_pickle=False)
+    except ArrayFileError as exc:
+        raise InputFileError(f"{flag} {exc}") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise InputFileError(f"{flag} {p.name} holds Python objects (dtype object); pass a numeric array") from None
