@@ -197,6 +197,8 @@ def test_mutated_npz_entries(valid, tmp_path_factory, name, data):
     path = d / name
     with zipfile.ZipFile(path, "w") as zf:
         for k, v in entries.items():
+            if k in raw_members:
+                continue  # the huge header replaces this entry
             buf = io.BytesIO()
             np.save(buf, v, allow_pickle=True)  # object arrays need pickle: the loader must refuse them
             zf.writestr(f"{k}.npy", buf.getvalue())
