@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -41,8 +45,30 @@ COMMANDS = {
 }
 
 
+# commands that can continue an interrupted --out (--resume)
+RESUMABLE = {"study", "pipeline"}
+# extra flags of the output/fit policy (neuromorph.outdir, neuromorph.preflight), per command
+POLICY_FLAGS = {
+    "quantize": (("--report-only", "write only the report (quantization.json/.md); exit 2 if the network does "
+                                   "not fit"),
+                 ("--allow-unfit", "keep the full output of a network that does not fit the target (exit 1)")),
+    "verify": (("--allow-unfit", "verify a QDIR whose network does not fit its target"),),
+    "deploy": (("--allow-unfit", "deploy a QDIR whose network does not fit its target"),),
+    "emulate": (("--clip", "clip input event counts above the chip's limit (and say how many) instead of "
+                           "refusing them"),),
+}
+
+
 class UserError(Exception):
     """An error caused by the user's input: reported as one line, exit status 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the command stops in order (exit status 128 + signal number)."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signum)
+        self.signum = int(signum)
 
 
 def _user_error_types() -> tuple:
@@ -70,6 +96,20 @@ def _add_reproduce(sub) -> None:
                    help="networks (fig7) or repetitions (fig8) computed at once in separate processes; the "
                         "results do not depend on it (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_policy_arguments(p, "reproduce")
+
+
+def _add_policy_arguments(p: argparse.ArgumentParser, name: str) -> None:
+    """--force (and --resume, and the command's fit/clip flags) for every command with --out."""
+    if not any("--out" in a.option_strings for a in p._actions):
+        return
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing non-empty --out (kept until this run completes)")
+    if name in RESUMABLE:
+        p.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run in --out, reusing what it finished")
+    for flag, text in POLICY_FLAGS.get(name, ()):
+        p.add_argument(flag, action="store_true", help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
+        _add_policy_arguments(p, name)
         p.set_defaults(_main=mod.main)
     return parser
 
@@ -120,6 +161,7 @@ def _run_reproduce(args) -> int:
         if value < 1:
             raise UserError(f"--{name} must be >= 1, got {value}")
         extra[name] = value
+    args._outrun.extra["figure"] = args.figure
     metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
                       progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))
@@ -129,12 +171,80 @@ def _run_reproduce(args) -> int:
     return 0
 
 
+def _options(args) -> dict:
+    """The options a run was made with (hashed into its manifest)."""
+    skip = {"out", "force", "resume", "no_progress", "command"}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
+            if not k.startswith("_") and k not in skip}
+
+
+def _input_paths(args) -> list:
+    return [v for k, v in vars(args).items() if isinstance(v, Path) and k != "out"]
+
+
+def _with_out(args, kind: str, work) -> int:
+    """Run ``work()`` under the output-directory policy (neuromorph.outdir): inputs and --out
+    checked before any work, the directory marked complete (manifest.json) only at the end."""
+    from neuromorph import outdir, preflight
+
+    out = getattr(args, "out", None)
+    if out is None or getattr(args, "show_config", False):
+        return work()
+    preflight.check_inputs(kind, args)
+    resume = bool(getattr(args, "resume", False))
+    outdir.check_out(out, force=args.force, resume=resume, can_resume=kind in RESUMABLE, kind=kind,
+                     inputs=_input_paths(args))
+    run = outdir.OutputRun(Path(out), kind, force=args.force, resume=resume,
+                           command=["neuromorph", *args._argv], config=_options(args))
+    args._outrun = run
+    run.begin()
+    try:
+        rc = work()
+    except BaseException as exc:
+        # an interrupted resumable run keeps what it finished, for --resume; anything else leaves
+        # no trace (and puts back what --force was replacing)
+        run.abort(keep_partial=kind in RESUMABLE and isinstance(exc, KeyboardInterrupt))
+        raise
+    if run._began:
+        run.extra["exit_status"] = rc
+        run.commit()
+    return rc
+
+
+@contextmanager
+def _signals_interrupt():
+    """SIGTERM (a batch system, a container stop) stops a command like SIGINT does."""
+    def handler(signum, frame):  # noqa: ARG001
+        raise Interrupted(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+def _quiet_broken_pipe() -> None:
+    # the reader went away (`neuromorph targets --json | head`): say nothing more, anywhere
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # headless: the CLI only writes PNG files
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args._argv = argv
     if args.version:
         from neuromorph import __version__
 
@@ -144,16 +254,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "reproduce":
-            return _run_reproduce(args)
-        return int(args._main(args) or 0)
+        with _signals_interrupt():
+            if args.command == "reproduce":
+                return _with_out(args, "reproduce", lambda: _run_reproduce(args))
+            return _with_out(args, args.command, lambda: int(args._main(args) or 0))
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 128 + signal.SIGPIPE
     except _user_error_types() as exc:
         msg = exc.args[0] if (isinstance(exc, KeyError) and exc.args) else str(exc)
+        msg = " ".join(str(msg).split("\n")[0].split()) if msg else type(exc).__name__
         print(f"neuromorph: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("neuromorph: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        kept = " (finished work kept in --out; rerun with --resume)" if args.command in RESUMABLE and \
+            getattr(args, "out", None) is not None and Path(args.out).exists() else ""
+        print(f"neuromorph: interrupted ({name}){kept}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":  # pragma: no cover

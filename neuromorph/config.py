@@ -96,7 +96,22 @@ def load_config(path: Optional[Union[str, Path]] = None, overrides: Optional[dic
         sec, _, k = key.partition(".")
         _merge(cfg, {sec: {k: value}} if k else {sec: value}, "command line")
     _validate(cfg, name)
+    _validate_target(cfg, name)
     return cfg
+
+
+def _validate_target(cfg: dict, name: str) -> None:
+    """quantize.target must name a target now, not after training (its own message, prefixed
+    with the config key)."""
+    from quantization.hardware import load_target
+
+    target = cfg["quantize"]["target"]
+    if not isinstance(target, str) or not target:
+        raise ConfigError(f"{name}: quantize.target must be a target name or YAML path, got {target!r}")
+    try:
+        load_target(target)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"{name}: quantize.target: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def _merge(cfg: dict, user: dict, name: str) -> None:

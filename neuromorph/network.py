@@ -222,6 +222,9 @@ def load_network(path: Union[str, Path]) -> Network:
     if not path.is_file():
         raise NetworkFileError(f"network file not found: {path}")
     try:
+        from neuromorph.arrayfile import check_npz
+
+        check_npz(path)  # damaged headers, sizes larger than the data: refused before np.load trusts them
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as exc:  # zipfile/ValueError: not an npz
@@ -232,21 +235,23 @@ def load_network(path: Union[str, Path]) -> Network:
         meta = json.loads(str(data["__meta__"]))
     except json.JSONDecodeError as exc:
         raise NetworkFileError(f"{path}: metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise NetworkFileError(f"{path}: metadata is not a JSON object; not a neuromorph network file")
     if meta.get("format") != FORMAT_NAME:
         raise NetworkFileError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
     ver = meta.get("format_version")
     if ver != FORMAT_VERSION:
         raise NetworkFileError(f"{path}: unsupported format_version {ver!r} (this neuromorph reads version {FORMAT_VERSION})")
     kind = meta.get("kind")
-    if kind not in _CLASSES:
+    if not isinstance(kind, str) or kind not in _CLASSES:
         raise NetworkFileError(f"{path}: unknown network kind {kind!r} (known: {sorted(_CLASSES)})")
     missing = [a for a in _ARRAYS[kind] if a not in data]
     if missing:
         raise NetworkFileError(f"{path}: missing array(s) {missing} for a {kind}")
     kw = {a: data[a] for a in _ARRAYS[kind]}
-    kw.update(meta.get("scalars", {}))
-    kw["meta"] = meta.get("meta", {})
     try:
+        kw.update(meta.get("scalars", {}))
+        kw["meta"] = meta.get("meta", {})
         return _CLASSES[kind](**kw)
-    except (NetworkShapeError, TypeError) as exc:
+    except (NetworkShapeError, TypeError, ValueError, AttributeError) as exc:
         raise NetworkFileError(f"{path}: inconsistent network: {exc}") from None

@@ -79,7 +79,7 @@ def test_emulate_command_matches_xylosim_and_library(stages, tmp_path):
     ("emulate {q}/spec.npz --input {bad} --out {o}", "raster has 3 channels, the spec has 4 inputs"),
     ("emulate {nope}.npz --input {bad} --out {o}", "spec file not found"),
     ("pipeline --config {badcfg} --out {o}", "unknown key train.nuerons"),
-    ("deploy {train} --out {o}", "holds no spec.npz"),
+    ("deploy {train} --out {o}", "is the output of 'neuromorph train', not of 'neuromorph quantize'"),
     ("deploy {q} --out {o} --hardware", "needs SynSense's real 'samna'"),
 ])
 def test_user_errors(stages, tmp_path, args, msg):

@@ -310,7 +310,9 @@ def test_cli_runs_packaged_example_and_resumes(tmp_path, capsys):
     args = ["study", str(TOY_YAML), "--out", str(tmp_path), "--scheduler", "synchronous", "--no-progress"]
     assert main(args) == 0
     assert "30 tasks (0 reused, 30 computed, 0 failed)" in capsys.readouterr().out
-    assert main(args) == 0
+    assert main(args) == 2  # an existing run is neither merged into nor silently continued
+    assert "pass --force to replace it or --resume to continue it" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 0
     assert "30 tasks (30 reused, 0 computed, 0 failed)" in capsys.readouterr().out
 
 

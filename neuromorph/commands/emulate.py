@@ -33,10 +33,9 @@ def _load_raster(path: Path, n_in: int):
 
     if not path.is_file():
         raise FileNotFoundError(f"input raster not found: {path}")
-    try:
-        raster = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a plain .npy array ({exc})") from None
+    from neuromorph.preflight import load_npy
+
+    raster = load_npy(path, "--input")  # says what the file is when it is not a .npy array
     if raster.ndim not in (2, 3):
         raise ValueError(f"{path}: raster must be (time steps, input channels) or (trials, time steps, input "
                          f"channels), got shape {raster.shape}")
@@ -68,6 +67,15 @@ def main(args) -> int:
     spec = chip.deployable if (chip is not None and args.spec.is_dir()) else load_spec(args.spec)
     backend = backend_for_device(spec.device)
     raster = _load_raster(args.input, spec.n_in)
+    # above the chip's per-step limit: refused, or with --clip clipped and counted (never silently)
+    from neuromorph.backends.xylo.spec import device_target
+    from neuromorph.preflight import check_event_counts
+
+    limit = device_target(spec.device).max_input_events
+    raster, n_clipped, n_removed = check_event_counts(raster, limit, clip=getattr(args, "clip", False),
+                                                      name=args.input.name)
+    if n_clipped:
+        print(f"--clip: {n_clipped} entries clipped to {limit} events ({n_removed} events removed)")
     if chip is not None and spec.n_out != chip.q.n_inputs:
         raise ValueError(f"--decode {qdir}: its network reads out {chip.q.n_inputs} signals, the spec has "
                          f"{spec.n_out} outputs")

@@ -37,7 +37,7 @@ def main(args) -> int:
         return 0
     if args.out is None:
         raise ValueError("--out is required (or use --show-config)")
-    s = run_pipeline(cfg, args.out, progress=not args.no_progress)
+    s = run_pipeline(cfg, args.out, progress=not args.no_progress, resume=getattr(args, "resume", False))
     em = s["error_emulated"]
     print(f"error float {s['error_float']:.4g} | fake-quant {s['error_fake_quant']:.4g} | emulated "
           f"{'n/a' if em is None else format(em, '.4g')} | emulator == XyloSim: {s['emulator_matches_xylosim']} | "

@@ -81,6 +81,9 @@ def main(args) -> int:
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
                        adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps, calibration=args.calibration,
                        calibration_dt=args.dt, max_clipping=args.max_clipping)
+    from neuromorph.preflight import after_quantize
+
+    after_quantize(rep, args)  # fit failure = user error; --report-only keeps just the report
     em = rep.get("error_emulated")
     clip = rep["input_events_clipped_fraction"]
     print(f"{rep['target']}, calibrated on {rep['calibration']['source']}: error float {rep['error_float']:.4g}, "

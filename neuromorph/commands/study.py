@@ -1,8 +1,6 @@
 """neuromorph study STUDY.yaml --out DIR [--scheduler ADDR|synchronous] [--workers N]"""
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 
 HELP = "run a robustness study (parameter grid x seeds) on Dask, resumable"
@@ -18,8 +16,8 @@ results.parquet and results.csv (one row per task: parameters, repetition, seed,
 status ok/error, wall time, worker, version), study.json (definition, counts, scheduler,
 provenance) and fig_<metric>_vs_<param>.png (mean +- sd over repetitions).
 
-Resume: rerun the same command after an interruption, a crash or a kill (even kill -9):
-finished tasks are read back from DIR/points, not recomputed; tasks that ended in an error are
+Resume: rerun the same command with --resume after an interruption, a crash or a kill (even
+kill -9): finished tasks are read back from DIR/points, not recomputed; tasks that ended in an error are
 retried.  Extending a sweep reuses every task already done, since seeds depend only on the
 repetition.  A failing point does not stop the study: it is recorded with status 'error'.
 
@@ -45,10 +43,6 @@ def add_arguments(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _raise_interrupt(signum, frame):  # noqa: ARG001
-    raise KeyboardInterrupt
-
-
 def main(args) -> int:
     from neuromorph.stages.study import DEFAULT_CONNECT_TIMEOUT_S, StudyError, load_study, run_study, summary
 
@@ -56,17 +50,10 @@ def main(args) -> int:
     if timeout <= 0:
         raise StudyError(f"--connect-timeout must be > 0 seconds, got {args.connect_timeout}")
     study = load_study(args.study)
-    # A batch system's SIGTERM becomes an orderly stop: the local cluster is shut down and
-    # everything finished so far stays on disk for the resume.
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        df = run_study(study, args.out, scheduler=args.scheduler, n_workers=args.workers,
-                       progress=not args.no_progress, connect_timeout=timeout)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    # SIGTERM (a batch system's stop) is turned into an orderly interrupt by neuromorph.cli: the
+    # local cluster is shut down and everything finished so far stays on disk for --resume.
+    df = run_study(study, args.out, scheduler=args.scheduler, n_workers=args.workers,
+                   progress=not args.no_progress, connect_timeout=timeout)
     info = summary(args.out)
     c, s = info["counts"], info["scheduler"]
     where = {"synchronous": "in-process", "local": f"local cluster ({s['n_workers']} workers)",

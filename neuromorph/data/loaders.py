@@ -110,7 +110,10 @@ def _read_npy(p: Path, head: bytes):
     if not head.startswith(_NPY_MAGIC):
         hint = "; for CSV text use a .csv name" if _what_text(head) == "a text file" else ""
         raise DataError(f"{p.name} is {_what_text(head)}, not a NumPy .npy array{hint}")
+    from neuromorph.arrayfile import ArrayFileError, check_npy
+
     try:
+        check_npy(p)  # a damaged header or a size larger than the data: refused before np.load trusts it
         a = np.load(p, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc):
@@ -118,12 +121,20 @@ def _read_npy(p: Path, head: bytes):
         raise DataError(f"{p.name}: not a readable .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{p.name}: truncated or damaged .npy file ({exc})") from None
+    except ArrayFileError as exc:
+        raise DataError(str(exc)) from None
     return _check_numeric(a, p.name), None, None, {}
 
 
 def _read_npz(p: Path, head: bytes):
     if not head.startswith(_ZIP_MAGIC):
         raise DataError(f"{p.name} is {_what_text(head)}, not a NumPy .npz archive")
+    from neuromorph.arrayfile import ArrayFileError, check_npz
+
+    try:
+        check_npz(p)  # damaged headers, sizes larger than the data: refused before np.load trusts them
+    except ArrayFileError as exc:
+        raise DataError(str(exc)) from None
     try:
         with np.load(p, allow_pickle=False) as z:
             files = list(z.files)

@@ -111,10 +111,26 @@ def load_quantized(path: Union[str, Path]) -> QuantizedSCN:
         path = path / QDIR_NETWORK
     if not path.is_file():
         raise FileNotFoundError(f"quantized network not found: {path} (run 'neuromorph quantize' first)")
+    import zipfile
+
+    from neuromorph.arrayfile import check_npz
+
     try:
+        check_npz(path)  # damaged headers, sizes larger than the data: refused before np.load trusts them
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
         meta = json.loads(str(data.pop("__meta__")))
+        if not isinstance(meta, dict):
+            raise TypeError("metadata is not a JSON object")
+        for k in ("w_in", "w_rec", "w_out", "threshold", "neuron_gain"):
+            a = data.get(k)
+            if a is None:
+                continue  # from_arrays names the missing entry
+            if a.dtype.kind not in "biuf" or not np.all(np.isfinite(a)):
+                raise ValueError(f"entry {k!r} must hold finite numbers (dtype {a.dtype})")
+            if k != "neuron_gain" and a.dtype.kind == "f" and np.any(a != np.round(a)):
+                raise ValueError(f"entry {k!r} must hold integers")  # never truncated silently
         return QuantizedSCN.from_arrays(data, meta)
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, OSError, EOFError,
+            zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a valid quantized network ({exc})") from None

@@ -3,14 +3,20 @@
 Each stage writes its own sub-directory of ``out`` (``train/``, ``quantize/``, ``deploy/``,
 ``verify/``) which is also what the stage's own command would produce, and the pipeline adds
 ``report.md`` and ``summary.json`` at the top.
+
+Each stage is computed into a temporary sibling and renamed into place with its manifest
+(:func:`neuromorph.outdir.run_stage`), so an interrupted pipeline leaves only finished stages;
+``resume=True`` reuses every finished stage made under the same config sections.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.config import dump_config, tri_state
+from neuromorph.outdir import run_stage
 from neuromorph.progress import progress_bar
 from neuromorph.stages.deploy import deploy
 from neuromorph.stages.quantize import quantize_run
@@ -18,11 +24,24 @@ from neuromorph.stages.train import prepare_training, run_train
 from neuromorph.stages.verify import verify
 
 
-def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
+def _read_json(name: str):
+    return lambda d: json.loads((Path(d) / name).read_text(encoding="utf-8"))
+
+
+def _fit_or_fail(qrep: dict) -> dict:
+    if not qrep["fit_check"]["ok"]:  # a user error: the pipeline stops before deploying it
+        from neuromorph.preflight import FitFailure, fit_message
+
+        raise FitFailure("quantize.target: " + fit_message(qrep["fit_check"]))
+    return qrep
+
+
+def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = False) -> dict:
     """Run every stage under ``cfg``; returns the summary (also written to summary.json).
 
     The train stage's input (config combinations, the data file) is checked before ``out`` is
-    created, so a bad config or file leaves nothing behind."""
+    created, so a bad config or file leaves nothing behind.  ``resume``: reuse the stages of
+    ``out`` that finished under the same config sections."""
     out = Path(out)
     prepared = prepare_training(cfg)
     if prepared.plan.network != "scn":
@@ -32,25 +51,43 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True) -> dict:
     q = cfg["quantize"]
     seed = int(cfg["seed"])
     times = {}
+    # what each stage depends on: a finished stage is reused by resume only if these are unchanged
+    deps = {"train": {k: cfg[k] for k in ("seed", "data", "train")},
+            "quantize": {k: cfg[k] for k in ("seed", "data", "train", "quantize")}}
+    deps["verify"] = dict(deps["quantize"], verify=cfg["verify"])
     with progress_bar(4, "pipeline", progress, unit="stage") as step:
         t0 = time.perf_counter()
-        train = run_train(cfg, out / "train", progress, prepared=prepared)
+        # a stage is reused only while everything upstream was reused too
+        train, resume = run_stage(out / "train", "train", lambda d: run_train(cfg, d, progress, prepared=prepared),
+                                  _read_json("metrics.json"), config=deps["train"], resume=resume)
         times["train"] = time.perf_counter() - t0
         step(1)
         t0 = time.perf_counter()
-        qrep = quantize_run(out / "train", q["target"], out / "quantize", seed=seed, mismatch=float(q["mismatch"]),
-                            method=q["method"], rounding=q["rounding"],
-                            adapt=tri_state(q["adapt"]),
-                            adapt_steps=int(q["adapt_steps"]), progress=progress)
+        qrep, resume = run_stage(out / "quantize", "quantize", lambda d: _fit_or_fail(
+            quantize_run(out / "train", q["target"], d, seed=seed, mismatch=float(q["mismatch"]),
+                         method=q["method"], rounding=q["rounding"], adapt=tri_state(q["adapt"]),
+                         adapt_steps=int(q["adapt_steps"]), progress=progress)),
+            _read_json("quantization.json"), config=deps["quantize"], resume=resume)
+        if not resume:
+            for stale in ("deploy", "verify"):  # made from an earlier quantize: never mixed in
+                if (out / stale).is_dir():
+                    import shutil
+
+                    shutil.rmtree(out / stale)
         times["quantize"] = time.perf_counter() - t0
         step(1)
         t0 = time.perf_counter()
-        dep = deploy(out / "quantize", out / "deploy") if (out / "quantize" / "spec.npz").is_file() else None
+        dep = None
+        if (out / "quantize" / "spec.npz").is_file():
+            dep, _ = run_stage(out / "deploy", "deploy", lambda d: deploy(out / "quantize", d),
+                               _read_json("deploy.json"), config=deps["quantize"], resume=resume)
         times["deploy"] = time.perf_counter() - t0
         step(1)
         t0 = time.perf_counter()
-        ver = verify(out / "quantize", out / "verify", seed=seed, test_steps=int(cfg["verify"]["test_steps"]),
-                     with_xylosim=bool(cfg["verify"]["xylosim"]))
+        ver, _ = run_stage(out / "verify", "verify", lambda d: verify(
+            out / "quantize", d, seed=seed, test_steps=int(cfg["verify"]["test_steps"]),
+            with_xylosim=bool(cfg["verify"]["xylosim"])), _read_json("verify.json"), config=deps["verify"],
+            resume=resume)
         times["verify"] = time.perf_counter() - t0
         step(1)
     summary = {

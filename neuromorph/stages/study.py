@@ -223,7 +223,8 @@ def validate_study(data: Any, source: str = "<study>") -> Study:
         if key not in FIELDS:
             near = difflib.get_close_matches(str(key), FIELDS, n=1)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise fail(f"unknown field '{key}'{hint}; allowed fields: {', '.join(FIELDS)}")
+            shown = f"'{key}'" if isinstance(key, str) and key.isprintable() else repr(key)  # one line, always
+            raise fail(f"unknown field {shown}{hint}; allowed fields: {', '.join(FIELDS)}")
     for key in REQUIRED_FIELDS:
         if key not in data:
             raise fail(f"missing required field '{key}'")

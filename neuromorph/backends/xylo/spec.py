@@ -462,6 +462,12 @@ def load_spec(path: str | os.PathLike, return_metadata: bool = False) -> XyloSpe
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Xylo spec file not found: {path}")
+    from neuromorph.arrayfile import ArrayFileError, check_npz
+
+    try:
+        check_npz(path)  # damaged headers, sizes larger than the data: refused before np.load trusts them
+    except ArrayFileError as e:
+        raise SpecError(str(e)) from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = list(npz.files)
