@@ -47,6 +47,8 @@ COMMANDS = {
 
 # commands that can continue an interrupted --out (--resume)
 RESUMABLE = {"study", "pipeline"}
+#: commands whose --out is one file (written atomically), not a directory
+FILE_OUTPUT = {"encode"}
 # extra flags of the output/fit policy (neuromorph.outdir, neuromorph.preflight), per command
 POLICY_FLAGS = {
     "quantize": (("--report-only", "write only the report (quantization.json/.md); exit 2 if the network does "
@@ -191,6 +193,9 @@ def _with_out(args, kind: str, work) -> int:
     if out is None or getattr(args, "show_config", False):
         return work()
     preflight.check_inputs(kind, args)
+    if kind in FILE_OUTPUT:
+        outdir.check_out_file(Path(out), force=args.force, inputs=_input_paths(args))
+        return work()
     resume = bool(getattr(args, "resume", False))
     outdir.check_out(out, force=args.force, resume=resume, can_resume=kind in RESUMABLE, kind=kind,
                      inputs=_input_paths(args))

@@ -270,6 +270,23 @@ def check_out(out: Union[str, Path], *, force: bool = False, resume: bool = Fals
     return out
 
 
+def check_out_file(out: Union[str, Path], *, force: bool = False, inputs: Sequence[Path] = ()) -> None:
+    """Check an ``--out`` that names one file, before any work: not a directory, not one of the
+    inputs, an existing file only with ``--force``, its directory existing and writable (the file
+    itself is written atomically by the command, so a failure leaves the old one or none)."""
+    out = Path(out)
+    if out.is_dir():
+        raise OutputDirError(f"--out {out} is a directory; it names the file to write")
+    if any(Path(i).resolve() == out.resolve() for i in inputs):
+        raise OutputDirError(f"--out {out} is also an input of this command")
+    if out.exists() and not force:
+        raise OutputDirError(f"--out {out} exists; pass --force to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputDirError(f"--out {out}: directory {parent} not found")
+    _probe_writable(parent, "--out", out)
+
+
 def _check_resumable(out: Path, kind: Optional[str], flag: str) -> None:
     """``--resume`` continues only a directory this kind of command wrote."""
     found = None

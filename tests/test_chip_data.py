@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neuromorph.outdir import write_manifest
 from neuromorph.cli import main
 from neuromorph.data import Scaling, Signal, load_run_data, prepare_run_data, save_run_data
 from neuromorph.metrics import normalized_error, optimal_decoder
@@ -60,6 +61,7 @@ def make_run(path: Path, x: np.ndarray, net=None) -> tuple:
     net = net if net is not None else learn_on(rd)
     save_network(net, path / "network.npz")
     save_run_data(path, rd)
+    write_manifest(path, "train")  # what 'neuromorph train' finishes with (neuromorph.outdir)
     return path, rd, net
 
 
@@ -343,8 +345,8 @@ def test_encode_and_emulate_bad_input_exit_2(run, tmp_path, capsys):
              (["encode", str(tmp_path / "noq"), "--data", str(good), "--out", str(tmp_path / "r.npy")],
               "quantization directory not found"),
              (["emulate", str(q), "--input", str(wrong), "--out", str(tmp_path / "e")], "raster has 3 channels"),
-             (["emulate", str(q), "--decode", str(tmp_path), "--input", str(wrong), "--out", str(tmp_path / "e")],
-              "names another one")]
+             (["emulate", str(q), "--decode", str(quantized(run, "xylo-imu")), "--input", str(wrong), "--out",
+               str(tmp_path / "e")], "names another one")]
     for argv, msg in cases:
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -368,10 +370,12 @@ def test_run_without_data_keeps_the_builtin_signal_and_drops_a_stale_data_copy(r
     nodata = tmp_path / "nodata"
     nodata.mkdir()
     save_network(run["net"], nodata / "network.npz")
+    write_manifest(nodata, "train")
     q = tmp_path / "q"
     assert main(["quantize", str(run["run"]), "--target", "xylo-audio-v2", "--out", str(q), "--adapt", "off"]) == 0
     assert (q / "data.npz").is_file()
-    assert main(["quantize", str(nodata), "--target", "xylo-audio-v2", "--out", str(q), "--adapt", "off"]) == 0
+    assert main(["quantize", str(nodata), "--target", "xylo-audio-v2", "--out", str(q), "--adapt", "off",
+                 "--force"]) == 0
     assert not (q / "data.npz").exists()
     assert read_json(q / "quantization.json")["calibration"]["source"] == "built-in white noise"
     assert load_run_data(q) is None

@@ -21,6 +21,7 @@ from quantization.ei_mapping import EILayout, dale_check, dale_violations, ei_bl
 from quantization.hardware import load_target
 from quantization.mapping import MappingOptions, syn_gain
 
+from neuromorph.outdir import write_manifest
 from neuromorph.backends.base import backend_for
 from neuromorph.backends.nir import ei_to_nir, load_nir, nir_to_ei, save_nir
 from neuromorph.data.rundata import prepare_run_data, save_run_data
@@ -63,6 +64,7 @@ def _run_dir(net: EINetwork, run: Path, seed: int) -> Path:
     net.D_E = optimal_decoder(rec.r_E, xt)
     save_network(net, run / "network.npz")
     save_run_data(run, rd)
+    write_manifest(run, "train")  # what 'neuromorph train' finishes with (neuromorph.outdir)
     return run
 
 

@@ -13,6 +13,7 @@ import yaml
 from quantization.fit_shapes import ShapeFitError, check_shapes
 from quantization.hardware import load_target, targets_dir
 
+from neuromorph.outdir import write_manifest
 from neuromorph.backends.base import backend_for
 from neuromorph.backends.xylo.deploy import spec_from_quantized
 from neuromorph.backends.xylo.relays import max_coding_neurons, relay_count
@@ -183,6 +184,7 @@ def test_cli_fails_before_any_work(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     save_network(SCN(F=D.T.copy(), Omega=-D.T @ D, D=D, thresholds=0.5 * np.sum(D ** 2, 0)), run / "network.npz")
+    write_manifest(run, "train")
     out = tmp_path / "q"
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "neuromorph.cli", "quantize", str(run), "--target", "xylo-audio-v2",

@@ -80,7 +80,8 @@ def main(args) -> int:
     rep = quantize_run(args.run_dir, args.target, args.out, seed=args.seed, mismatch=args.mismatch,
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
                        adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps, calibration=args.calibration,
-                       calibration_dt=args.dt, max_clipping=args.max_clipping)
+                       calibration_dt=args.dt, max_clipping=args.max_clipping,
+                       allow_unfit=bool(getattr(args, "allow_unfit", False) or getattr(args, "report_only", False)))
     from neuromorph.preflight import after_quantize
 
     after_quantize(rep, args)  # fit failure = user error; --report-only keeps just the report

@@ -86,7 +86,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  test_steps: int = 10_000, target_overrides: Optional[dict] = None,
                  adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False,
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
-                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr) -> dict:
+                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -95,7 +95,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     (``RUN/data.npz``), else the built-in smoothed white noise.  The input clipping at the
     per-step event limit is measured on it and on the run's held-out split; above
     ``max_clipping`` a :class:`ValueError` is raised before anything is written, above
-    :data:`WARN_CLIPPING` ``warn`` is called with one line."""
+    :data:`WARN_CLIPPING` ``warn`` is called with one line.  A network whose shapes cannot fit
+    the target fails before any work unless ``allow_unfit`` (then it is mapped and the fit
+    report lists every violation)."""
     if not (0.0 <= float(max_clipping) <= 1.0):
         raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {max_clipping!r}")
     net = load_network(find_network(run_dir))
@@ -114,7 +116,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     out = Path(out)
     from neuromorph.stages.preflight import network_fanout, preflight
 
-    preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega))  # before any work
+    if not allow_unfit:  # before any work; with allow_unfit the full fit report is made instead
+        preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega))
     backend = backend_for(target)
     rd = run_data_of(run_dir, net)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
