@@ -188,6 +188,9 @@ class Scaling:
     scale: np.ndarray
 
     def __post_init__(self) -> None:
+        for name, v in (("offset", self.offset), ("scale", self.scale)):
+            if np.asarray(v).dtype.kind not in "biuf":
+                raise DataError(f"scaling {name} must be real numbers, got dtype {np.asarray(v).dtype}")
         off = np.atleast_1d(np.asarray(self.offset, dtype=np.float64))
         sc = np.atleast_1d(np.asarray(self.scale, dtype=np.float64))
         if off.shape != sc.shape or off.ndim != 1:
