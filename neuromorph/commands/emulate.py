@@ -1,4 +1,4 @@
-"""neuromorph emulate SPEC --input RASTER.npy [--record] --out DIR"""
+"""neuromorph emulate SPEC --input RASTER.npy [--device DEV] [--record] --out DIR"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,14 +6,20 @@ from pathlib import Path
 HELP = "run a Xylo spec bit-exactly on an input raster"
 DESCRIPTION = """Emulate the Xylo SNN core (bit-exact with Rockpool's XyloSim) for a spec file.
 
-SPEC: a Rockpool-format spec NPZ as written by 'quantize'/'deploy' (plain arrays, no pickle).
+SPEC: a spec NPZ of Rockpool's XyloSim.from_specification keywords (plain arrays, no pickle):
+written by 'quantize'/'deploy' (device from spec.meta.json beside it), a plain Rockpool NPZ
+(absent keys take Rockpool's defaults; --device names the chip, default xylo-audio-v2), or a
+quantize/deploy output directory holding spec.npz.
 RASTER: integer array (time steps x input channels) in .npy. DIR/record.npz gets 'output'
 (time x outputs) and, with --record, Spikes, Vmem, Isyn, Isyn2, Vmem_out, Isyn_out named and
 shaped as XyloSim records them."""
 
 
 def add_arguments(p) -> None:
-    p.add_argument("spec", type=Path, help="spec .npz")
+    p.add_argument("spec", type=Path, help="spec .npz (or a directory holding spec.npz)")
+    p.add_argument("--device", default=None,
+                   help="chip of a plain Rockpool NPZ: xylo-audio-v2 (default), xylo-audio-v3, xylo-imu; "
+                        "must agree with spec.meta.json when that exists")
     p.add_argument("--input", required=True, type=Path, help="input raster .npy (T x Nin integers)")
     p.add_argument("--record", action="store_true", help="also record the internal states")
     p.add_argument("--out", required=True, type=Path)
@@ -26,7 +32,8 @@ def main(args) -> int:
     from neuromorph.backends.xylo.spec import load_spec  # the spec file format this command reads
     from neuromorph.artifacts import atomic_write_bytes
 
-    spec = load_spec(args.spec)
+    path = args.spec / "spec.npz" if args.spec.is_dir() else args.spec
+    spec = load_spec(path, device=args.device)
     backend = backend_for_device(spec.device)
     if not args.input.is_file():
         raise FileNotFoundError(f"input raster not found: {args.input}")
