@@ -16,6 +16,7 @@ from neuromorph.backends import nir as nx
 from neuromorph.backends.nir import (NIRExportError, NIRFileError, NIRImportError,
                                      NIRRockpoolError, load_nir, nir_to_scn, save_nir, scn_to_nir)
 from neuromorph.backends.xylo.nir import nir_to_xylo_spec, to_rockpool, xylo_spec_to_nir
+from neuromorph.backends.xylo.rockpool_compat import import_rockpool
 from neuromorph.network import SCN
 from neuromorph.sim.simulator import SimOptions, simulate
 
@@ -386,7 +387,7 @@ def test_to_rockpool_keeps_recurrent_weights():
 def test_rockpool_from_nir_on_flat_graph_drops_the_loop():
     """Why to_rockpool nests the loop: from_nir on our flat graph ignores lif→w_rec→lif in a call."""
     import torch
-    from rockpool.nn.modules import from_nir
+    from_nir = import_rockpool("rockpool.nn.modules").from_nir  # through the samna guard
     g = xylo_spec_to_nir(make_spec(1, seed=12))
     cut = nir.NIRGraph(nodes=dict(g.nodes), edges=[e for e in g.edges if e != ("w_rec", "lif")])
     x = torch.ones(1, 30, 3) * 3
@@ -398,7 +399,7 @@ def test_rockpool_from_nir_on_flat_graph_drops_the_loop():
 
 
 def test_to_rockpool_refusals():
-    from rockpool.nn.modules import from_nir
+    from_nir = import_rockpool("rockpool.nn.modules").from_nir  # through the samna guard
     g = scn_to_nir(make_scn())
     with pytest.raises(NIRRockpoolError, match="cannot represent the float SCN"):
         to_rockpool(g)
