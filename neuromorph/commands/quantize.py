@@ -63,7 +63,7 @@ def main(args) -> int:
     if args.mismatch < 0:
         raise ValueError(f"--mismatch must be >= 0, got {args.mismatch}")
     if args.run_dir.suffix == ".nir":  # a network from another tool (neuromorph.backends.nir_import)
-        from neuromorph.backends.nir_import import quantize_nir
+        from neuromorph.stages.nir_model import quantize_nir
 
         rep = quantize_nir(args.run_dir, args.target, args.out, method=args.method, dt=args.dt, seed=args.seed,
                            target_overrides=parse_overrides(args.set), data=getattr(args, "data", None))

@@ -28,7 +28,7 @@ def main(args) -> int:
     if args.steps < 100:
         raise ValueError(f"--steps must be >= 100, got {args.steps}")
     if (args.qdir / "model.nir").is_file():  # quantized from a NIR graph (neuromorph.backends.nir_import)
-        from neuromorph.backends.nir_import import verify_nir
+        from neuromorph.stages.nir_model import verify_nir
 
         res = verify_nir(args.qdir, args.out, seed=args.seed, test_steps=args.steps, data=args.data,
                          with_xylosim=not args.no_xylosim)
