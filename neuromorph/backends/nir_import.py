@@ -51,7 +51,7 @@ from typing import Any, Optional, Union
 import nir
 import numpy as np
 
-from neuromorph.backends.nir import NIRImportError, flatten_graph, graph_kind, load_nir, run_graph
+from neuromorph.backends.nir import NIRImportError, flatten_graph, run_graph
 
 __all__ = ["ForeignNetwork", "parse_graph", "to_xylo_float", "quantize_float", "state_peaks",
            "default_raster", "load_raster", "from_rockpool", "NIR_MODEL_FILE"]
