@@ -138,7 +138,10 @@ def test_error_falls_with_weight_bits(learnt):
 def test_scn_aware_beats_rockpool_quantizers(learnt, bits):
     """The SCN-aware mapping against Rockpool's own global_quantize / channel_quantize applied to
     the same float weights (same chip semantics: input events with gain g, subtractive reset)."""
-    from rockpool.transform.quantize_methods import channel_quantize, global_quantize
+    from neuromorph.backends.xylo.rockpool_compat import import_rockpool  # samna guard first
+
+    qm = import_rockpool("rockpool.transform.quantize_methods")
+    channel_quantize, global_quantize = qm.channel_quantize, qm.global_quantize
 
     net, x, st = learnt
     tgt = load_target("fixed-point", weight_bits=bits)

@@ -177,46 +177,81 @@ def test_from_dict_unknown_and_missing_keys() -> None:
 
 
 # ----------------------------------------------------------------------- file I/O
+def file_spec(n_syn: int = 2, device: str = "xylo-audio-v2", seed: int = 0, aliases: object = "all") -> XyloSpec:
+    """full_spec with aliases a plain NPZ can hold: every neuron one target ("all") or none (None)."""
+    s = full_spec(n_syn, device, seed)
+    s.aliases = np.array([1, 0, 5, 2, 3, 4], np.int32) if aliases == "all" else np.full(6, -1, np.int32)
+    return s
+
+
 @pytest.mark.parametrize("n_syn,device", [(2, "xylo-audio-v2"), (1, "xylo-imu"), (2, "xylo-audio-v3")])
 def test_round_trip(tmp_path: Path, n_syn: int, device: str) -> None:
-    s = full_spec(n_syn=n_syn, device=device)
+    s = file_spec(n_syn=n_syn, device=device)
     path = save_spec(s, tmp_path / "net.npz", metadata={"author": "test", "accuracy": 0.93})
     loaded, meta = load_spec(path, return_metadata=True)
     assert loaded == s and loaded.device == device and loaded.n_syn == n_syn
     assert meta == {"author": "test", "accuracy": 0.93, "device": device, "format": FORMAT_NAME,
                     "format_version": FORMAT_VERSION}  # fmt: skip
     assert load_spec(path) == s
-    assert tmp_files(tmp_path) == ["net.npz"]  # atomic write leaves no temporary file
+    assert tmp_files(tmp_path) == ["net.meta.json", "net.npz"]  # atomic writes leave no temporary file
 
 
-def test_file_holds_plain_arrays_only(tmp_path: Path) -> None:
-    path = save_spec(full_spec(), tmp_path / "s.npz")
+@pytest.mark.parametrize("aliases", ["all", None])
+def test_file_holds_exactly_from_specification_kwargs(tmp_path: Path, aliases: object) -> None:
+    path = save_spec(file_spec(aliases=aliases), tmp_path / "s.npz")
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
-    assert all(a.dtype.kind in "iufU" for a in arrays.values())  # nothing pickled / object-typed
-    assert arrays["aliases"].tolist() == [1, -1, 5, -1, -1, 0]
+    assert all(a.dtype.kind in "iuf" for a in arrays.values())  # nothing pickled / object-typed
+    keys = set(file_spec().to_rockpool_kwargs()) - ({"aliases"} if aliases is None else set())
+    assert set(arrays) == keys  # no __meta__ or other entry Rockpool would reject
+    if aliases == "all":
+        assert arrays["aliases"].tolist() == [[1], [0], [5], [2], [3], [4]]
     assert arrays["weight_shift_out"].shape == () and arrays["dt"].shape == ()
-    meta = json.loads(str(arrays["__meta__"]))
-    assert meta["format"] == FORMAT_NAME and meta["format_version"] == 1 and meta["device"] == "xylo-audio-v2"
+    meta = json.loads((tmp_path / "s.meta.json").read_text())
+    assert meta["format"] == FORMAT_NAME and meta["format_version"] == 2 and meta["device"] == "xylo-audio-v2"
+
+
+def test_mixed_aliases_are_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"aliases: neurons \[0, 2, 5\] have an alias target and others none"):
+        save_spec(full_spec(), tmp_path / "s.npz")
+    assert tmp_files(tmp_path) == []
 
 
 def test_path_without_suffix_is_used_verbatim(tmp_path: Path) -> None:
-    path = save_spec(full_spec(), tmp_path / "spec_file")
-    assert path.name == "spec_file" and tmp_files(tmp_path) == ["spec_file"]
-    assert load_spec(path) == full_spec()
+    path = save_spec(file_spec(), tmp_path / "spec_file")
+    assert path.name == "spec_file" and tmp_files(tmp_path) == ["spec_file", "spec_file.meta.json"]
+    assert load_spec(path) == file_spec()
 
 
-def test_load_fills_defaults(tmp_path: Path) -> None:
+def test_load_fills_defaults_plain_rockpool_npz(tmp_path: Path) -> None:
     path = tmp_path / "minimal.npz"
-    meta = json.dumps({"format": FORMAT_NAME, "format_version": 1, "device": "xylo-imu"})
-    np.savez(path, weights_in=np.ones((2, 3), np.int8), weights_out=np.ones((3, 2), np.int8), __meta__=np.array(meta))
-    s = load_spec(path)
+    np.savez(path, weights_in=np.ones((2, 3), np.int8), weights_out=np.ones((3, 2), np.int8))
+    s, meta = load_spec(path, return_metadata=True)  # no metadata: Xylo Audio 2 by default
+    assert s.device == "xylo-audio-v2" and meta == {"format": None, "device": "xylo-audio-v2"}
+    s = load_spec(path, device="xylo-imu")
     assert s.device == "xylo-imu" and s.n_syn == 1 and s.dash_mem.tolist() == [0, 0, 0]
     assert s.aliases.tolist() == [-1, -1, -1] and s.dt == 1e-3
 
 
+def test_load_reads_version_1_files(tmp_path: Path) -> None:
+    """Files written before format 2 (metadata in an NPZ entry, aliases -1 = none) still load."""
+    path = tmp_path / "old.npz"
+    s = full_spec(device="xylo-audio-v3")
+    meta = {"format": FORMAT_NAME, "format_version": 1, "device": "xylo-audio-v3", "target": "t"}
+    np.savez(path, **s.to_arrays(), __meta__=np.array(json.dumps(meta)))
+    back, m = load_spec(path, return_metadata=True)
+    assert back == s and m == meta
+
+
+def test_device_must_agree_with_metadata(tmp_path: Path) -> None:
+    path = save_spec(file_spec(device="xylo-imu", n_syn=1), tmp_path / "s.npz")
+    assert load_spec(path, device="xylo-imu").device == "xylo-imu"
+    with pytest.raises(SpecError, match="device 'xylo-audio-v2' was asked for, but its metadata says 'xylo-imu'"):
+        load_spec(path, device="xylo-audio-v2")
+
+
 def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = save_spec(full_spec(seed=1), tmp_path / "net.npz")
+    path = save_spec(file_spec(seed=1), tmp_path / "net.npz")
     before = path.read_bytes()
 
     def boom(*args, **kwargs):
@@ -224,15 +259,15 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(spec_mod.np, "savez", boom)
     with pytest.raises(OSError, match="disk full"):
-        save_spec(full_spec(seed=2), path)
-    assert path.read_bytes() == before and tmp_files(tmp_path) == ["net.npz"]
+        save_spec(file_spec(seed=2), path)
+    assert path.read_bytes() == before and tmp_files(tmp_path) == ["net.meta.json", "net.npz"]
 
 
 def test_save_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"metadata: keys \['format'\] are reserved"):
-        save_spec(full_spec(), tmp_path / "a.npz", metadata={"format": "x"})
+        save_spec(file_spec(), tmp_path / "a.npz", metadata={"format": "x"})
     with pytest.raises(SpecError, match="metadata: not JSON-serialisable"):
-        save_spec(full_spec(), tmp_path / "a.npz", metadata={"x": object()})
+        save_spec(file_spec(), tmp_path / "a.npz", metadata={"x": object()})
     with pytest.raises(TypeError, match="expects an XyloSpec"):
         save_spec({"weights_in": 1}, tmp_path / "a.npz")  # type: ignore[arg-type]
     assert tmp_files(tmp_path) == []
@@ -255,27 +290,32 @@ def test_load_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(SpecError, match="not a readable NPZ spec file"):
         load_spec(tmp_path / "junk.npz")
-    with pytest.raises(SpecError, match="missing __meta__ entry"):
-        load_spec(write_npz(tmp_path / "nometa.npz", None, **W))
     with pytest.raises(SpecError, match="__meta__ is not a JSON object"):
         load_spec(write_npz(tmp_path / "badjson.npz", "{not json", **W))
     with pytest.raises(SpecError, match="format is 'other', expected 'neuromorph-xylo-spec'"):
         load_spec(write_npz(tmp_path / "fmt.npz", {**GOOD_META, "format": "other"}, **W))
     with pytest.raises(SpecError, match=r"unsupported format_version 2 \(this neuromorph reads version 1\)"):
         load_spec(write_npz(tmp_path / "v2.npz", {**GOOD_META, "format_version": 2}, **W))
+    write_npz(tmp_path / "m.npz", None, **W)
+    (tmp_path / "m.meta.json").write_text('{"format": "neuromorph-xylo-spec", "format_version": 9}')
+    with pytest.raises(SpecError, match=r"m.meta.json: unsupported format_version 9 \(this neuromorph reads version 2\)"):
+        load_spec(tmp_path / "m.npz")
+    (tmp_path / "m.meta.json").write_text("[1, 2")
+    with pytest.raises(SpecError, match=r"m.meta.json: not a JSON object"):
+        load_spec(tmp_path / "m.npz")
     with pytest.raises(SpecError, match=r"threshold: expected shape \(Nhid,\) = \(3,\), got \(4,\)"):
-        load_spec(write_npz(tmp_path / "shape.npz", GOOD_META, threshold=np.zeros(4, np.int32), **W))
+        load_spec(write_npz(tmp_path / "shape.npz", None, threshold=np.zeros(4, np.int32), **W))
     with pytest.raises(SpecError, match=r"weight_shift_in: expected shape \(\) \(a scalar\), got \(1,\)"):
-        load_spec(write_npz(tmp_path / "scalar.npz", GOOD_META, weight_shift_in=np.zeros(1, int), **W))
+        load_spec(write_npz(tmp_path / "scalar.npz", None, weight_shift_in=np.zeros(1, int), **W))
     with pytest.raises(SpecError, match="extra: unknown spec key"):
-        load_spec(write_npz(tmp_path / "extra.npz", GOOD_META, extra=np.zeros(1), **W))
+        load_spec(write_npz(tmp_path / "extra.npz", None, extra=np.zeros(1), **W))
     with pytest.raises(SpecError, match="weights_out: required key is missing"):
-        load_spec(write_npz(tmp_path / "noout.npz", GOOD_META, weights_in=W["weights_in"]))
+        load_spec(write_npz(tmp_path / "noout.npz", None, weights_in=W["weights_in"]))
 
 
 def test_load_refuses_pickled_entries(tmp_path: Path) -> None:
     path = tmp_path / "pickled.npz"
-    np.savez(path, __meta__=np.array(json.dumps(GOOD_META)), aliases=np.array([[1], [], []], dtype=object), **W)
+    np.savez(path, aliases=np.array([[1], [], []], dtype=object), **W)
     with zipfile.ZipFile(path) as z:  # the object array really is stored as a pickle
         assert "aliases.npy" in z.namelist()
     with pytest.raises(SpecError, match="entry 'aliases' is not a plain numeric array"):
@@ -284,6 +324,6 @@ def test_load_refuses_pickled_entries(tmp_path: Path) -> None:
 
 def test_save_into_missing_directory_fails_cleanly(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        save_spec(full_spec(), tmp_path / "no_such_dir" / "x.npz")
+        save_spec(file_spec(), tmp_path / "no_such_dir" / "x.npz")
     assert tmp_files(tmp_path) == []
     assert not os.path.exists(tmp_path / "no_such_dir")

@@ -134,6 +134,10 @@ __all__ = [
     "network_to_nir",
     "save_nir",
     "load_nir",
+    "RUNNABLE",
+    "flatten_graph",
+    "evaluation_order",
+    "run_graph",
 ]
 
 FORMAT_NAME = "neuromorph-nir"
@@ -592,3 +596,163 @@ def load_nir(path: Union[str, Path]) -> nir.NIRGraph:
         raise NIRFileError(f"{path}: holds a single nir.{type(graph).__name__}, not a NIR graph")
     return graph
 
+
+
+# --------------------------------------------------------------------------- reference interpreter
+#: Node types :func:`run_graph` evaluates.
+RUNNABLE = (nir.Input, nir.Output, nir.Linear, nir.Affine, nir.Scale, nir.LI, nir.LIF, nir.CubaLIF)
+
+
+def flatten_graph(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """Inline nested sub-graphs (Rockpool's and snnTorch's recurrent layers) into one flat graph.
+
+    A sub-graph ``g`` with nodes ``input``/``lif``/... becomes nodes ``g.input``, ``g.lif``, ...;
+    its Input and Output nodes stay as pass-through nodes, so edges into ``g`` go to its Input
+    and edges out of ``g`` leave from its Output. Node names of a flat graph are unchanged.
+    """
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    entry: dict[str, str] = {}
+    exit_: dict[str, str] = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            sub = flatten_graph(node)
+            ins = [k for k, v in sub.nodes.items() if isinstance(v, nir.Input)]
+            outs = [k for k, v in sub.nodes.items() if isinstance(v, nir.Output)]
+            if len(ins) != 1 or len(outs) != 1:
+                raise NIRImportError(f"sub-graph {name!r} must have exactly one Input and one Output node "
+                                     f"(has {len(ins)} and {len(outs)})")
+            for k, v in sub.nodes.items():
+                nodes[f"{name}.{k}"] = v
+            edges += [(f"{name}.{a}", f"{name}.{b}") for a, b in sub.edges]
+            entry[name], exit_[name] = f"{name}.{ins[0]}", f"{name}.{outs[0]}"
+        else:
+            nodes[name] = node
+    for a, b in graph.edges:
+        a, b = str(a), str(b)
+        edges.append((exit_.get(a, a), entry.get(b, b)))
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(getattr(graph, "metadata", {}) or {}))
+
+
+def evaluation_order(graph: nir.NIRGraph) -> tuple[list[str], set[tuple[str, str]]]:
+    """Node order of :func:`run_graph` and its back edges.
+
+    Each node's depth is its shortest path from an Input node (breadth first). An edge that does
+    not go one level deeper (``depth[b] <= depth[a]``) closes a cycle: it is a *back edge* and
+    delivers the previous step's value (the recurrent loops). The remaining edges strictly
+    increase the depth, so ordering by depth puts every node after its forward predecessors.
+    Nodes no Input reaches come last and read only previous-step values.
+    """
+    succ: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    for a, b in graph.edges:
+        succ[str(a)].append(str(b))
+    depth = {n: 0 for n, v in graph.nodes.items() if isinstance(v, nir.Input)}
+    frontier = list(depth)
+    while frontier:
+        nxt = []
+        for n in frontier:
+            for m in succ[n]:
+                if m not in depth:
+                    depth[m] = depth[n] + 1
+                    nxt.append(m)
+        frontier = nxt
+    far = max(depth.values(), default=0) + 1
+    d = {n: depth.get(n, far) for n in graph.nodes}
+    back = {(str(a), str(b)) for a, b in graph.edges if d[str(b)] <= d[str(a)]}
+    order = sorted(graph.nodes, key=lambda n: d[n])  # stable: graph order within a level
+    return order, back
+
+
+def run_graph(graph: nir.NIRGraph, x: np.ndarray, dt: float, record: Optional[list[str]] = None,
+              reset: str = "subtract") -> dict[str, np.ndarray]:
+    r"""Run a NIR graph on ``x`` under neuromorph's reading of NIR (module docstring): the
+    reference every export and import of this project is defined by.
+
+    Forward Euler with step ``dt``: ``LI``: ``v ← (1-dt/τ) v + (dt/τ)(v_leak + r u)``; ``LIF``: the
+    same, then spike ``z = v > v_threshold`` and reset (``v -= v_threshold·z``, or ``v = 0`` where
+    ``z`` with ``reset="zero"``); ``CubaLIF``: first ``i ← (1-dt/τ_syn) i + (dt/τ_syn) w_in u``,
+    then the LIF step with ``u = i``. ``Linear``/``Affine``/``Scale`` act within the step. Nodes
+    run in :func:`evaluation_order`; an edge closing a cycle (a back edge there) delivers its
+    source's previous-step output. Spikes are 0/1 per step (no arbiter, no noise). Nested sub-graphs are flattened first
+    (:func:`flatten_graph`).
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph
+    x : ndarray, shape (T, Nin)
+        Input per step (for a graph with one Input node).
+    dt : float
+        Time step in seconds.
+    record : list of str, optional
+        Nodes whose per-step output to return (spiking nodes also as ``"<name>.v"``, the
+        pre-reset membrane); default every Output node.
+    reset : ``"subtract"`` or ``"zero"``
+
+    Returns
+    -------
+    dict of name -> ndarray (T, size)
+    """
+    if reset not in ("subtract", "zero"):
+        raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+    g = flatten_graph(graph)
+    for name, node in g.nodes.items():
+        if not isinstance(node, RUNNABLE):
+            raise NIRImportError(f"node {name!r} is nir.{type(node).__name__}; the reference interpreter "
+                                 f"runs {', '.join(c.__name__ for c in RUNNABLE)}")
+    inputs = [n for n, v in g.nodes.items() if isinstance(v, nir.Input)]
+    if len(inputs) != 1:
+        raise NIRImportError(f"the graph needs exactly one top-level Input node, found {inputs}")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (time steps, inputs), got shape {x.shape}")
+    order, back = evaluation_order(g)
+    record = list(record) if record is not None else [n for n, v in graph.nodes.items() if isinstance(v, nir.Output)]
+    preds = {n: [str(a) for a, b in g.edges if str(b) == n] for n in g.nodes}
+    fwd = {n: [a for a in preds[n] if (a, n) not in back] for n in g.nodes}
+    bwd = {n: [a for a in preds[n] if (a, n) in back] for n in g.nodes}
+    p = {n: {k: np.asarray(getattr(v, k), np.float64) for k in ("tau", "tau_syn", "tau_mem", "r", "v_leak",
+                                                                 "v_threshold", "w_in", "weight", "bias",
+                                                                 "scale") if hasattr(v, k)}
+         for n, v in g.nodes.items()}
+    state: dict[str, dict[str, Any]] = {n: {} for n in g.nodes}
+    prev: dict[str, Any] = {}
+    out: dict[str, list] = {k: [] for k in record}
+    for t in range(x.shape[0]):
+        cur: dict[str, Any] = {}
+        for name in order:
+            node, q, st = g.nodes[name], p[name], state[name]
+            if isinstance(node, nir.Input):
+                cur[name] = x[t]
+                continue
+            u = sum([cur[a] for a in fwd[name]] + [prev.get(a, 0.0) for a in bwd[name]], 0.0)
+            if isinstance(node, (nir.Linear, nir.Affine)):
+                cur[name] = q["weight"] @ u if np.ndim(u) else q["weight"] @ np.zeros(q["weight"].shape[1])
+                if isinstance(node, nir.Affine):
+                    cur[name] = cur[name] + q["bias"]
+            elif isinstance(node, nir.Scale):
+                cur[name] = q["scale"] * u
+            elif isinstance(node, nir.Output):
+                cur[name] = u
+            elif isinstance(node, nir.LI):
+                tau = q["tau"]
+                st["v"] = (1 - dt / tau) * st.get("v", 0.0) + (dt / tau) * (q["v_leak"] + q["r"] * u)
+                cur[name] = st["v"]
+            else:  # LIF / CubaLIF
+                if isinstance(node, nir.CubaLIF):
+                    ts = q["tau_syn"]
+                    st["i"] = (1 - dt / ts) * st.get("i", 0.0) + (dt / ts) * (q["w_in"] * u)
+                    u, tau = st["i"], q["tau_mem"]
+                else:
+                    tau = q["tau"]
+                v = (1 - dt / tau) * st.get("v", 0.0) + (dt / tau) * (q["v_leak"] + q["r"] * u)
+                v = np.broadcast_to(v, q["v_threshold"].shape)
+                z = (v > q["v_threshold"]).astype(np.float64)
+                if f"{name}.v" in out:
+                    out[f"{name}.v"].append(np.array(v))
+                st["v"] = v - q["v_threshold"] * z if reset == "subtract" else np.where(z > 0, 0.0, v)
+                cur[name] = z
+        for k in record:
+            if k in cur:
+                out[k].append(np.array(cur[k], dtype=np.float64))
+        prev = cur
+    return {k: np.array(v) for k, v in out.items()}

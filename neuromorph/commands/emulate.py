@@ -1,4 +1,4 @@
-"""neuromorph emulate SPEC_OR_QDIR --input RASTER.npy [--decode QDIR] [--record] --out DIR"""
+"""neuromorph emulate SPEC_OR_QDIR --input RASTER.npy [--decode QDIR] [--device DEV] [--record] --out DIR"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +6,11 @@ from pathlib import Path
 HELP = "run a Xylo spec bit-exactly on an input raster (and decode the read-out)"
 DESCRIPTION = """Emulate the Xylo SNN core (bit-exact with Rockpool's XyloSim) on an input raster.
 
-SPEC_OR_QDIR: a Rockpool-format spec NPZ as written by 'quantize'/'deploy' (plain arrays, no
-pickle), or a quantize output directory QDIR (its spec.npz is run and its read-out decoded).
+SPEC_OR_QDIR: a spec NPZ of Rockpool's XyloSim.from_specification keywords (plain arrays, no
+pickle): written by 'quantize'/'deploy' (device from spec.meta.json beside it), or a plain
+Rockpool NPZ (absent keys take Rockpool's defaults; --device names the chip, default
+xylo-audio-v2); or a quantize output directory QDIR (its spec.npz is run and its read-out
+decoded); or a deploy output directory holding spec.npz.
 RASTER: integer array (time steps x input channels), or (trials x time steps x channels), in
 .npy — e.g. from 'neuromorph encode QDIR --data FILE --out RASTER.npy'.
 
@@ -24,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--input", required=True, type=Path, help="input raster .npy ((trials x) T x Nin integers)")
     p.add_argument("--decode", type=Path, metavar="QDIR",
                    help="decode the read-out with this quantize output (implied when SPEC_OR_QDIR is a QDIR)")
+    p.add_argument("--device", default=None,
+                   help="chip of a plain Rockpool NPZ: xylo-audio-v2 (default), xylo-audio-v3, xylo-imu; "
+                        "must agree with spec.meta.json when that exists")
     p.add_argument("--record", action="store_true", help="also record the internal states")
     p.add_argument("--out", required=True, type=Path)
 
@@ -59,12 +65,16 @@ def main(args) -> int:
     from neuromorph.stages.chip_io import decode_recordings, emulate_trials, load_chip, read_sidecar
 
     qdir = args.decode
-    if args.spec.is_dir():
+    is_qdir = args.spec.is_dir() and (args.spec / "quantized.npz").is_file()
+    if is_qdir:
         if qdir is not None and qdir.resolve() != args.spec.resolve():
             raise ValueError(f"{args.spec} is a quantize output directory; --decode {qdir} names another one")
         qdir = args.spec
     chip = load_chip(qdir) if qdir is not None else None
-    spec = chip.deployable if (chip is not None and args.spec.is_dir()) else load_spec(args.spec)
+    if is_qdir:
+        spec = chip.deployable
+    else:
+        spec = load_spec(args.spec / "spec.npz" if args.spec.is_dir() else args.spec, device=args.device)
     backend = backend_for_device(spec.device)
     raster = _load_raster(args.input, spec.n_in)
     # above the chip's per-step limit: refused, or with --clip clipped and counted (never silently)

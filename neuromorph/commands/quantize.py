@@ -1,4 +1,4 @@
-"""neuromorph quantize RUN_DIR --target NAME_OR_YAML --out QDIR"""
+"""neuromorph quantize RUN_DIR|MODEL.nir --target NAME_OR_YAML --out QDIR"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,6 +22,10 @@ calibration source, error_float, error_quantized = fake-quant coding error, erro
 rates, clipping, saturation_events, readout range, fit_check, per-class errors) and
 quantization.md.
 
+MODEL.nir: a recurrent LIF/CubaLIF NIR graph written by another tool (Rockpool, snnTorch, norse,
+nir by hand); mapped with --method global (default for such graphs) or channel, or SCN-aware
+when the graph is an SCN. QDIR then holds spec.npz, model.nir and the report (docs/interop.md).
+
 Targets: a built-in name (see 'neuromorph targets') or the path of your own YAML file.
 Parameterised targets take overrides, e.g. --target fixed-point --set weight_bits=4."""
 
@@ -29,7 +33,10 @@ Parameterised targets take overrides, e.g. --target fixed-point --set weight_bit
 def add_arguments(p) -> None:
     from neuromorph.config import TRI_STATE_CHOICES
 
-    p.add_argument("run_dir", type=Path, help="output directory of 'reproduce'/'train' (holds network.npz)")
+    p.add_argument("run_dir", type=Path, help="output directory of 'reproduce'/'train' (holds network.npz), "
+                                               "or a NIR graph MODEL.nir")
+    p.add_argument("--dt", type=float, default=None, metavar="SECONDS",
+                   help="time step of a NIR graph (NIR has none; default: the graph's metadata, else tau/r)")
     p.add_argument("--target", required=True, help="target name or YAML path")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a parameter of a parameterised target (repeatable)")
@@ -45,12 +52,16 @@ def add_arguments(p) -> None:
     p.add_argument("--calibration", type=Path, metavar="FILE",
                    help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
     p.add_argument("--dt", type=float, metavar="SECONDS",
-                   help="sample step of the --calibration file when the file does not state one")
+                   help="sample step of the --calibration file when the file does not state one; for MODEL.nir, "
+                        "the graph's time step when its metadata does not say")
     p.add_argument("--max-clipping", type=float, default=DEFAULT_MAX_CLIPPING, metavar="FRACTION",
                    help="fail when more than this fraction of input events exceeds the per-step event limit "
                         "(default %(default)g)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="output directory QDIR")
+    if not any(a.dest == "data" for a in p._actions):  # a --data for run data may be defined above
+        p.add_argument("--data", type=Path, default=None, metavar="RASTER.npy",
+                       help="for a NIR graph: calibration input events (time steps x inputs, integers 0..15)")
 
 
 def parse_overrides(items) -> dict:
@@ -71,6 +82,21 @@ def main(args) -> int:
 
     if args.mismatch < 0:
         raise ValueError(f"--mismatch must be >= 0, got {args.mismatch}")
+    if args.run_dir.suffix == ".nir":  # a network from another tool (neuromorph.backends.nir_import)
+        from neuromorph.stages.nir_model import quantize_nir
+
+        rep = quantize_nir(args.run_dir, args.target, args.out, method=args.method, dt=args.dt, seed=args.seed,
+                           target_overrides=parse_overrides(args.set), data=getattr(args, "data", None))
+        if "error_float" in rep:  # imported as an SCN: the usual report
+            print(f"{rep['target']}: error float {rep['error_float']:.4g}, quantized {rep['error_quantized']:.4g}; "
+                  f"fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; wrote {args.out}")
+        else:
+            e = rep["quantization"]["relative_rms_error"]
+            print(f"{rep['target']}: {rep['source']['imported_as']}, {rep['method']} scales "
+                  f"({rep['method_note'] or 'as asked'}); weight rounding in/rec/out {e['w_in']:.3g}/"
+                  f"{e['w_rec']:.3g}/{e['w_out']:.3g}; fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; "
+                  f"wrote {args.out}")
+        return 0 if rep["fit_check"]["ok"] else 1
     if not 0.0 <= args.max_clipping <= 1.0:
         raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {args.max_clipping:g}")
     if args.dt is not None and args.calibration is None:

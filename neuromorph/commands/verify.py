@@ -25,7 +25,10 @@ def add_arguments(p) -> None:
     p.add_argument("qdir", type=Path, help="output directory of 'neuromorph quantize'")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", type=Path, metavar="FILE", help="test on this data file (default: the run's held-out split)")
+    p.add_argument("--data", type=Path, metavar="FILE",
+                   help="test on this data file (default: the run's held-out split); for a QDIR made from a NIR "
+                        "graph: the input events RASTER.npy (time steps x inputs, integers 0..15; default a "
+                        "Bernoulli raster of --steps steps)")
     p.add_argument("--dt", type=float, metavar="SECONDS", help="sample step of FILE when the file does not state one")
     p.add_argument("--steps", type=int, default=10_000,
                    help="length of the white-noise test signal of a run without data (time steps)")
@@ -37,6 +40,16 @@ def main(args) -> int:
 
     if args.steps < 100:
         raise ValueError(f"--steps must be >= 100, got {args.steps}")
+    if (args.qdir / "model.nir").is_file():  # quantized from a NIR graph (neuromorph.backends.nir_import)
+        from neuromorph.stages.nir_model import verify_nir
+
+        res = verify_nir(args.qdir, args.out, seed=args.seed, test_steps=args.steps, data=args.data,
+                         with_xylosim=not args.no_xylosim)
+        print(f"NIR reference vs chip: spike agreement {res['spike_agreement']:.4g}, rate "
+              f"{res['rate_nir_hz']:.4g} / {res['rate_chip_hz']:.4g} Hz, readout correlation "
+              f"{res['readout_correlation']} | emulator == XyloSim: {res['emulator_matches_xylosim']}")
+        print(f"wrote {args.out / 'verify.json'} and {args.out / 'report.md'}")
+        return 1 if res["emulator_matches_xylosim"] is False else 0
     if args.dt is not None and args.data is None:
         raise ValueError("--dt gives the sample step of a --data file; pass --data FILE too")
     res = verify(args.qdir, args.out, seed=args.seed, test_steps=args.steps, with_xylosim=not args.no_xylosim,

@@ -1,30 +1,28 @@
 """Deployment artefacts of a quantized network on a Xylo device (``neuromorph deploy``).
 
 From a QDIR (output of ``quantize``) it writes: the Rockpool spec (``spec.npz``, loads straight
-into ``XyloSim.from_specification``) and a readable ``spec.json``; NIR graphs of the float and
-the quantized network (``network_float.nir``, ``network_quantized.nir``; recurrent weights
-included); and, when SynSense's real ``samna`` is installed, the hardware configuration built by
+into ``XyloSim.from_specification(**np.load("spec.npz"))``; ``spec.meta.json`` beside it) and a
+compact readable ``spec.json``; NIR graphs (:func:`write_nir_exports`: the deployed, chip-adapted
+float network, the arbiter-trained one, and the quantized network with its consumer variants;
+recurrent weights included); and, when SynSense's real ``samna`` is installed, the hardware configuration built by
 Rockpool's ``config_from_specification``.  ``samna`` is optional and detected at run time: the
 PyPI package of that name is a downloader shim and is never imported.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 
-from neuromorph.artifacts import atomic_write, atomic_write_text, provenance, write_json
+from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.network import load_network
 
 
 def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware: bool = False) -> dict:
     """Write the deployment artefacts of ``qdir`` into ``out``; returns a summary dict."""
-    from neuromorph.backends.nir import network_to_nir, save_nir
-    from neuromorph.backends.xylo.nir import xylo_spec_to_nir
     from neuromorph.backends.xylo.rockpool_compat import SamnaUnavailableError, config_from_spec, samna_available
-    from neuromorph.backends.xylo.spec import hardware_violations, load_spec
+    from neuromorph.backends.xylo.spec import hardware_violations, load_spec, save_spec
 
     qdir, out = Path(qdir), Path(out)
     spec_path = qdir / "spec.npz"
@@ -38,14 +36,13 @@ def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware:
         except SamnaUnavailableError as exc:
             raise RuntimeError(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "spec.npz", lambda tmp: shutil.copyfile(spec_path, tmp))
-    arrays = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in spec.to_rockpool_kwargs().items()}
-    write_json(out / "spec.json", {"device": spec.device, "spec": arrays})
+    _, meta = load_spec(spec_path, return_metadata=True)
+    save_spec(spec, out / "spec.npz", metadata={k: v for k, v in meta.items()
+                                                if k not in ("format", "format_version", "device")})
+    atomic_write_text(out / "spec.json", compact_spec_json(spec))
     summary = {"device": spec.device, "n_inputs": spec.n_in, "n_hidden": spec.n_hidden, "n_outputs": spec.n_out,
                "hardware_violations": hardware_violations(spec), "samna_available": samna_available()}
-    save_nir(network_to_nir(load_network(qdir / "network_float.npz")), out / "network_float.nir")
-    save_nir(xylo_spec_to_nir(spec.to_rockpool_kwargs()), out / "network_quantized.nir")
-    summary["nir"] = ["network_float.nir", "network_quantized.nir"]
+    summary["nir"] = write_nir_exports(qdir, spec, out)
     if hardware:
         try:
             config, ok, msg = config_from_spec(spec, spec.device)
@@ -58,8 +55,10 @@ def write_deployment(qdir: Union[str, Path], out: Union[str, Path], *, hardware:
     lines = [f"# Deployment: {spec.device}", "",
              f"- network: {spec.n_in} input channels, {spec.n_hidden} hidden neurons, {spec.n_out} read-out neurons",
              f"- fits the chip: {'yes' if not summary['hardware_violations'] else 'NO: ' + '; '.join(summary['hardware_violations'])}",
-             "- `spec.npz`: Rockpool spec (`XyloSim.from_specification(**spec)`); `spec.json`: the same, readable",
-             "- `network_float.nir`, `network_quantized.nir`: NIR graphs (recurrent weights included)",
+             "- `spec.npz`: Rockpool spec, `XyloSim.from_specification(**np.load(\"spec.npz\"))`; "
+             "`spec.meta.json`: device and quantization metadata; `spec.json`: the spec, readable",
+             "- NIR graphs (recurrent weights included; what each consumer runs: docs/interop.md): "
+             + ", ".join(f"`{n}`" for n in summary["nir"]),
              f"- real samna: {'found' if summary['samna_available'] else 'not installed — hardware configuration and XyloSamna deployment need SynSense samna (optional extra; the PyPI package named samna is only a downloader shim)'}"]
     lines += signal_io_lines(qdir)
     atomic_write_text(out / "README.md", "\n".join(lines) + "\n")
@@ -90,3 +89,46 @@ def signal_io_lines(qdir: Path) -> list:
             + ". `EM/decoded.npy` holds it, row t estimating FILE's row t.",
             f"- **Check**: `neuromorph verify {qdir} --data FILE --out V` reports error_emulated = "
             "normalized_error(FILE, V/decoded_emulated.npy) next to the float network's."]
+
+
+def compact_spec_json(spec) -> str:
+    """``spec.json``: ``{"device": ..., "spec": {key: value}}`` with one key per line and each
+    array as a nested list on that line (a person can read it; a 1000-neuron spec is a few MB
+    rather than one number per line)."""
+    import json
+
+    kw = spec.to_rockpool_kwargs()
+    lines = [f"  {json.dumps(k)}: {json.dumps(v.tolist() if isinstance(v, np.ndarray) else v, separators=(',', ':'))}"
+             for k, v in kw.items()]
+    return ('{"format_version": 1, "device": ' + json.dumps(spec.device) + ', "spec": {\n'
+            + ",\n".join(lines) + "\n}}\n")
+
+
+def write_nir_exports(qdir: Path, spec, out: Path) -> list[str]:
+    """The NIR graphs of a deployment; returns the file names written into ``out``.
+
+    * ``network_deployed.nir``: the float network that was quantized (chip-adapted when
+      ``quantize`` adapted it; ``network_deployed.npz``), as :func:`~neuromorph.backends.nir.network_to_nir` (SCN or EI);
+      this is the one whose NIR semantics (no arbiter) match the chip.
+    * ``network_float.nir``: the arbiter-trained float network (NIR cannot express the arbiter;
+      under NIR semantics it fires more often, docs/interop.md).
+    * ``network_quantized.nir``: the integer spec (:func:`~neuromorph.backends.xylo.nir.xylo_spec_to_nir`).
+    * consumer variants of the quantized graph (:func:`~neuromorph.backends.xylo.nir.export_variants`).
+    """
+    from neuromorph.backends.nir import load_nir, network_to_nir, save_nir
+    from neuromorph.backends.xylo.nir import export_variants, xylo_spec_to_nir
+
+    names = []
+    if (qdir / "model.nir").is_file():  # imported from another tool: its graph as given
+        save_nir(load_nir(qdir / "model.nir"), out / "model.nir")
+        names.append("model.nir")
+    for stem in ("network_deployed", "network_float"):
+        if (qdir / f"{stem}.npz").is_file():
+            save_nir(network_to_nir(load_network(qdir / f"{stem}.npz")), out / f"{stem}.nir")
+            names.append(f"{stem}.nir")
+    save_nir(xylo_spec_to_nir(spec.to_rockpool_kwargs()), out / "network_quantized.nir")
+    names.append("network_quantized.nir")
+    for variant, graph in export_variants(spec).items():
+        save_nir(graph, out / f"network_quantized_{variant}.nir")
+        names.append(f"network_quantized_{variant}.nir")
+    return names

@@ -35,8 +35,9 @@ reset, ``int64`` by default (syns63300's XyloSim omits ``Isyn2``; we always retu
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numba
 import numpy as np
@@ -474,12 +475,15 @@ def emulate(
     initial_state: XyloState | None = None,
     record_dtype: type = np.int64,
     parallel: bool | None = None,
+    device: str | None = None,
 ) -> EmulatorResult:
     """Run the Xylo SNN core bit-exactly (xylosim v2 arithmetic) on one or many device instances.
 
     Args:
         spec: one :class:`XyloSpec`, a sequence of same-shape specs, or a :class:`BatchedSpec` (Bs
-            instances).
+            instances); also a dict of Rockpool spec keys (e.g. Rockpool's ``mapper`` +
+            ``channel_quantize`` output, or ``np.load("spec.npz")``) or a spec file path
+            (:func:`~neuromorph.backends.xylo.spec.as_spec`).
         raster: integer input event counts per step, (T, Nin) or (B, T, Nin); counts above 15 are
             clipped as on the chip. A 2-D raster is shared by all instances; a single spec is shared
             by all rasters. ``B = max(Bs, Br)``; Bs and Br must be equal or 1.
@@ -488,6 +492,7 @@ def emulate(
         initial_state: start state (unbatched arrays are broadcast over B); zeros by default.
         record_dtype: dtype of recordings (int64 like XyloSim; int16/int32 save memory).
         parallel: spread the batch over numba threads; ``None`` = when B > 1 and >1 thread.
+        device: the chip of a dict or plain Rockpool NPZ ``spec`` (default ``"xylo-audio-v2"``).
 
     Returns:
         :class:`EmulatorResult`; arrays have a leading B axis iff ``spec`` is a sequence/BatchedSpec
@@ -495,6 +500,10 @@ def emulate(
     """
     if output_mode not in ("Spike", "Vmem", "Isyn"):
         raise ValueError(f"output_mode must be 'Spike', 'Vmem' or 'Isyn', got {output_mode!r}")
+    if isinstance(spec, (Mapping, str, os.PathLike)) or hasattr(spec, "files"):  # dict / NpzFile / path
+        from neuromorph.backends.xylo.spec import as_spec
+
+        spec = as_spec(spec, device)
     batched = not isinstance(spec, XyloSpec) or np.ndim(raster) == 3
     bspec = spec if isinstance(spec, BatchedSpec) else BatchedSpec.from_specs(spec)
     x = _check_raster(raster, bspec.n_in)

@@ -59,7 +59,7 @@ from neuromorph.backends.nir import (FORMAT_NAME, FORMAT_VERSION, KIND_SCN, NIRE
                                      NIRRockpoolError, _arr, _check_layout, _graph_meta, _io_shape, _scalar,
                                      graph_kind, nir_to_scn)
 
-__all__ = ["KIND_XYLO", "xylo_spec_to_nir", "nir_to_xylo_spec", "to_rockpool"]
+__all__ = ["KIND_XYLO", "xylo_spec_to_nir", "nir_to_xylo_spec", "to_rockpool", "export_variants", "SNNTORCH_DT"]
 
 KIND_XYLO = "XyloSpec"
 
@@ -436,8 +436,10 @@ def to_rockpool(graph: nir.NIRGraph) -> Any:
             "current per neuron from a CubaLIF (two-synapse LIFTorch has input size 2*Nhid, which "
             "NIR's CubaLIF cannot express and Rockpool's to_nir also refuses).")
     try:
-        import torch
-        from rockpool.nn.modules import from_nir
+        from neuromorph.backends.xylo.rockpool_compat import import_rockpool
+
+        torch = import_rockpool("torch")
+        from_nir = import_rockpool("rockpool.nn.modules").from_nir
     except ImportError as exc:  # torch is an optional dependency
         raise NIRRockpoolError(f"to_rockpool needs torch, nir, nirtorch and rockpool: {exc}") from None
     rp_graph = _rockpool_graph(full, _xylo_node_params(full))
@@ -458,3 +460,118 @@ def to_rockpool(graph: nir.NIRGraph) -> Any:
     net.hidden.max_spikes_per_dt = torch.tensor(31.0)  # Xylo: <= 31 events per hidden neuron per step
     net.readout.max_spikes_per_dt = torch.tensor(1.0)  # Xylo: <= 1 event per output neuron per step
     return net
+
+
+# --------------------------------------------------------------------------- consumer variants
+#: Time step snnTorch's NIR import assumes (snntorch 1.0.0 ``import_nir``: ``dt = 1e-4``).
+SNNTORCH_DT = 1e-4
+
+
+def _variant_meta(full: Mapping[str, Any], variant: str, dt: float, reset: str) -> dict[str, Any]:
+    # no neuromorph "format" key: a variant is a plain graph for other tools (and imports as one)
+    return {"dt": float(dt), "variant": variant, "reset": reset,
+            "derived_from": "neuromorph Xylo spec (docs/interop.md)"}
+
+
+def _one_synapse_params(full: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Node parameters of the Nsyn = 1 layout; a Nsyn = 2 spec merges its two synapses, which is
+    exact when they decay alike (``dash_syn == dash_syn_2``, neuromorph's own layout)."""
+    params = _xylo_node_params(full)
+    if full["n_syn"] == 1:
+        return params
+    if not np.array_equal(full["dash_syn"], full["dash_syn_2"]):
+        raise NIRExportError("one-synapse variant: dash_syn and dash_syn_2 differ, so the two synaptic currents "
+                             "cannot be merged into one CubaLIF current")
+    return {"w_in": {"weight": params["w_in_0"]["weight"] + params["w_in_1"]["weight"]},
+            "w_rec": {"weight": params["w_rec_0"]["weight"] + params["w_rec_1"]["weight"]},
+            "lif": _cuba_params(full["dash_syn"], full["dash_mem"], full["bias"], full["threshold"], full["dt"]),
+            "w_out": params["w_out"], "readout": params["readout"]}
+
+
+def _flat_graph(full: Mapping[str, Any], p: Mapping[str, Mapping[str, np.ndarray]], lin: type) -> nir.NIRGraph:
+    layout, edges = _xylo_layout(1)
+
+    def mk(name: str) -> Any:
+        if lin is nir.Affine and name.startswith("w_"):
+            w = p[name]["weight"]
+            return nir.Affine(weight=w, bias=np.zeros(w.shape[0]))
+        return layout[name][0](**p[name])
+
+    nodes = {n: mk(n) for n in layout if n not in ("input", "output")}
+    nodes["input"] = nir.Input(input_type=np.array([full["n_in"]]))
+    nodes["output"] = nir.Output(output_type=np.array([full["n_out"]]))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def _snntorch_graph(full: Mapping[str, Any], p: Mapping[str, Mapping[str, np.ndarray]]) -> nir.NIRGraph:
+    """snnTorch's conventions: dt = 1e-4 (so tau scales by 1e-4/dt), ``r = tau_mem/dt``,
+    ``w_in = tau_syn/dt`` (input gain 1), no ``v_leak``, one threshold per layer (each neuron's
+    incoming weights are divided by its threshold: exact, the membrane is linear in them), and the
+    recurrent layer as a nested Input-CubaLIF-Linear-Output sub-graph. The Xylo synapse's input
+    factor β is folded into the weights. snnTorch resets to zero, Xylo subtracts."""
+    if np.any(full["bias"] != 0) or np.any(full["bias_out"] != 0):
+        raise NIRExportError("snntorch variant: snnTorch's CubaLIF import has no v_leak; the spec has biases")
+    s = SNNTORCH_DT
+
+    def cuba(dash_syn: np.ndarray, dash_mem: np.ndarray) -> nir.CubaLIF:
+        ts, tm = s * 2.0 ** dash_syn, s * 2.0 ** dash_mem
+        return nir.CubaLIF(tau_syn=ts, tau_mem=tm, r=tm / s, w_in=ts / s, v_leak=np.zeros(ts.size),
+                           v_threshold=np.ones(ts.size))
+
+    beta = 1.0 - 2.0 ** -full["dash_syn"].astype(np.float64)
+    beta_o = 1.0 - 2.0 ** -full["dash_syn_out"].astype(np.float64)
+    thr = full["threshold"].astype(np.float64)
+    thr_o = full["threshold_out"].astype(np.float64)
+    if np.any(thr <= 0) or np.any(thr_o <= 0):
+        raise NIRExportError("snntorch variant: thresholds must be > 0 to be normalised to 1")
+    g_h, g_o = (beta / thr)[:, None], (beta_o / thr_o)[:, None]
+    n_hid = full["n_hid"]
+    hidden = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([n_hid])), "lif": cuba(full["dash_syn"], full["dash_mem"]),
+               "w_rec": nir.Linear(weight=p["w_rec"]["weight"] * g_h),
+               "output": nir.Output(output_type=np.array([n_hid]))},
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([full["n_in"]])),
+               "w_in": nir.Linear(weight=p["w_in"]["weight"] * g_h), "hidden": hidden,
+               "w_out": nir.Linear(weight=p["w_out"]["weight"] * g_o),
+               "readout": cuba(full["dash_syn_out"], full["dash_mem_out"]),
+               "output": nir.Output(output_type=np.array([full["n_out"]]))},
+        edges=[("input", "w_in"), ("w_in", "hidden"), ("hidden", "w_out"), ("w_out", "readout"),
+               ("readout", "output")])
+
+
+def export_variants(spec: Any) -> dict[str, nir.NIRGraph]:
+    """Graphs of a Xylo spec in the forms other tools load (docs/interop.md has the matrix).
+
+    ``one_synapse`` (Nsyn = 2 specs only; Nsyn = 1 is the default graph): the two synaptic
+    currents merged into one CubaLIF, flat loop ``lif -> w_rec -> lif`` (norse). ``affine``: the
+    same with ``Affine`` (zero bias) in place of ``Linear`` (sinabs maps only Affine).
+    ``rockpool``: nested recurrent sub-graph in Rockpool's conventions (:func:`to_rockpool`).
+    ``snntorch``: snnTorch's conventions (:func:`_snntorch_graph`), written only when the spec
+    has no biases. Variants carry ``metadata = {"dt", "variant", "reset", "derived_from"}`` and
+    no neuromorph format key; their meaning is :func:`neuromorph.backends.nir.run_graph` with
+    that ``dt`` and reset (Xylo: subtractive; snnTorch: to zero, its own convention).
+    Variants whose conditions the spec does not meet are left out.
+    """
+    kw = spec.to_rockpool_kwargs() if hasattr(spec, "to_rockpool_kwargs") else dict(spec)
+    full = _xylo_full(kw)
+    out: dict[str, nir.NIRGraph] = {}
+    try:
+        p = _one_synapse_params(full)
+    except NIRExportError:
+        return out
+    dt = full["dt"]
+    if full["n_syn"] == 2:
+        out["one_synapse"] = _flat_graph(full, p, nir.Linear)
+        out["one_synapse"].metadata = _variant_meta(full, "one_synapse", dt, "subtract")
+    out["affine"] = _flat_graph(full, p, nir.Affine)
+    out["affine"].metadata = _variant_meta(full, "affine", dt, "subtract")
+    out["rockpool"] = _rockpool_graph(full, p)
+    out["rockpool"].metadata = _variant_meta(full, "rockpool", dt, "subtract")
+    try:
+        out["snntorch"] = _snntorch_graph(full, p)
+        out["snntorch"].metadata = _variant_meta(full, "snntorch", SNNTORCH_DT, "zero")
+    except NIRExportError:
+        pass
+    return out

@@ -44,6 +44,7 @@ __all__ = [
     "SamnaUnavailableError",
     "samna_available",
     "import_xylo_module",
+    "import_rockpool",
     "xylosim_class",
     "xylosim_from_spec",
     "config_from_spec",
@@ -191,6 +192,20 @@ def import_xylo_module(name: str) -> ModuleType:
             )
         _register_bare_package(f"{_XYLO_PKG}.syns65302")
     return importlib.import_module(fullname)
+
+
+def import_rockpool(name: str) -> ModuleType:
+    """Import any Rockpool module (e.g. ``"rockpool.nn.modules"``, which imports torch and
+    Rockpool's backend management) with the PyPI ``samna`` shim blocked first.
+
+    Every neuromorph path that imports Rockpool's torch or device modules goes through this
+    function or :func:`import_xylo_module` (``tests/test_samna_guard.py`` checks it). Device
+    sub-packages (``rockpool.devices.xylo.*``) are routed to :func:`import_xylo_module`.
+    """
+    if name == _XYLO_PKG or name.startswith(_XYLO_PKG + "."):
+        return import_xylo_module(name.removeprefix(_XYLO_PKG).lstrip(".") or "syns61201")
+    _block_samna_shim()
+    return importlib.import_module(name)
 
 
 def _device_modules(device: str) -> tuple[str, str]:

@@ -35,9 +35,12 @@ fit-check limit (:func:`quantization.fit_check.check_fit`). The chip's *size* li
 a spec's validity either: :func:`hardware_violations` reads them from the target's
 :class:`~quantization.hardware.HardwareSpec` (``hardware_configs/<device>.yaml`` by default).
 
-File format (``save_spec``/``load_spec``): an NPZ of plain numeric arrays, nothing pickled; scalars
-are 0-d arrays; ``aliases`` one int per hidden neuron (-1 none); entry ``__meta__`` is a JSON string
-``{"format": "neuromorph-xylo-spec", "format_version": 1, "device": ..., <user metadata>}``.
+File format (``save_spec``/``load_spec``, format version 2): ``spec.npz`` holds exactly the keyword
+arguments of Rockpool's ``XyloSim.from_specification`` as plain arrays (nothing pickled; scalars
+0-d; ``aliases`` (Nhid, 1) or absent), so ``XyloSim.from_specification(**np.load("spec.npz"))``
+works; the metadata ``{"format": "neuromorph-xylo-spec", "format_version": 2, "device": ...,
+<user metadata>}`` is ``spec.meta.json`` beside it. ``load_spec`` also reads plain Rockpool NPZs
+(device given by the caller) and version-1 files (metadata in an NPZ entry ``__meta__``).
 """
 
 from __future__ import annotations
@@ -64,11 +67,14 @@ __all__ = [
     "FORMAT_VERSION",
     "save_spec",
     "load_spec",
+    "meta_path",
+    "rockpool_arrays",
+    "as_spec",
     "hardware_violations",
 ]
 
 FORMAT_NAME = "neuromorph-xylo-spec"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: metadata in an NPZ entry __meta__ (still read)
 
 INT8 = (-128, 127)
 INT16 = (-32768, 32767)
@@ -412,13 +418,57 @@ def hardware_violations(spec: XyloSpec, target: "HardwareSpec | None" = None) ->
 
 
 # ------------------------------------------------------------------------------ file I/O
-def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``spec`` to ``path`` (NPZ, no pickles) atomically; returns the path written.
+def meta_path(path: str | os.PathLike) -> Path:
+    """The metadata file beside a spec NPZ: ``spec.npz`` -> ``spec.meta.json`` (any other name
+    gets ``.meta.json`` appended)."""
+    path = Path(path)
+    stem = path.name[:-4] if path.name.endswith(".npz") else path.name
+    return path.with_name(stem + ".meta.json")
 
-    ``metadata`` must be JSON-serialisable; it is merged into the ``__meta__`` JSON entry (the keys
-    ``format``, ``format_version`` and ``device`` are reserved). Written through
-    :func:`neuromorph.artifacts.atomic_write`, so readers never see a half-written file and a
-    failure leaves no temporary file behind. ``np.savez`` would append
+
+def rockpool_arrays(spec: XyloSpec) -> dict[str, np.ndarray]:
+    """The spec as plain arrays that ``XyloSim.from_specification`` accepts as keyword arguments.
+
+    Exactly :meth:`XyloSpec.to_rockpool_kwargs`, with scalars as 0-d arrays and ``aliases`` as an
+    int array of shape (Nhid, 1) (every neuron has one alias target) or left out (none has one;
+    Rockpool's default). These are what ``np.load`` gives back, so
+    ``XyloSim.from_specification(**np.load("spec.npz"))`` rebuilds the network (xylosim 0.1.3
+    takes 0-d arrays for its int/float arguments and any rectangular nested sequence for
+    ``aliases``, but not a 1-D array).
+
+    Raises
+    ------
+    SpecError
+        Some neurons have an alias and others not: Rockpool wants a ragged list of lists, which a
+        plain (unpickled) NPZ cannot hold.
+    """
+    kw = spec.to_rockpool_kwargs()
+    aliases = kw.pop("aliases")
+    out: dict[str, np.ndarray] = {}
+    for k, v in kw.items():
+        out[k] = np.asarray(v, dtype=np.float64 if k == "dt" else None)
+    if aliases is not None:
+        if not all(len(a) == 1 for a in aliases):
+            some = [j for j, a in enumerate(aliases) if a][:5]
+            raise SpecError(
+                f"aliases: neurons {some} have an alias target and others none; Rockpool's "
+                "from_specification takes aliases only as a ragged list of lists, which a plain NPZ "
+                "(no pickle) cannot hold. Give every hidden neuron one target or none, or keep the "
+                "spec in Python (XyloSpec)")
+        out["aliases"] = np.asarray(aliases, dtype=np.int32).reshape(len(aliases), 1)
+    return out
+
+
+def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``spec`` to ``path`` (NPZ, no pickles) and its metadata beside it; returns ``path``.
+
+    The NPZ holds exactly Rockpool's ``from_specification`` keyword arguments
+    (:func:`rockpool_arrays`), so ``XyloSim.from_specification(**np.load(path))`` works. The
+    metadata goes to :func:`meta_path` (``spec.meta.json``): ``{"format": "neuromorph-xylo-spec",
+    "format_version": 2, "device": ..., <metadata>}``; ``metadata`` must be JSON-serialisable and
+    may not use the reserved keys ``format``, ``format_version`` and ``device``. Both files are
+    written through :func:`neuromorph.artifacts.atomic_write` (no half-written file, no temporary
+    left behind); everything is validated before either is touched. ``np.savez`` would append
     ``.npz`` to a name without it; we write through a file object, so ``path`` is used verbatim.
     """
     if not isinstance(spec, XyloSpec):
@@ -429,12 +479,11 @@ def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] 
         raise SpecError(f"metadata: keys {sorted(reserved)} are reserved")
     meta.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, device=spec.device)
     try:
-        meta_json = json.dumps(meta, sort_keys=True)
+        meta_json = json.dumps(meta, sort_keys=True, indent=1)
     except (TypeError, ValueError) as e:
         raise SpecError(f"metadata: not JSON-serialisable ({e})") from None
 
-    arrays = spec.to_arrays()
-    arrays["__meta__"] = np.array(meta_json)  # 0-d unicode array: readable with allow_pickle=False
+    arrays = rockpool_arrays(spec)
     path = Path(path)
     if not path.parent.is_dir():  # a spec goes into an existing directory; a typo is not silently created
         raise FileNotFoundError(f"directory does not exist: {path.parent}")
@@ -445,23 +494,12 @@ def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] 
             fh.flush()
             os.fsync(fh.fileno())
 
-    return atomic_write(path, write)
+    atomic_write(path, write)
+    atomic_write(meta_path(path), lambda tmp: Path(tmp).write_text(meta_json + "\n", encoding="utf-8"))
+    return path
 
 
-def load_spec(path: str | os.PathLike, return_metadata: bool = False) -> XyloSpec | tuple[XyloSpec, dict]:
-    """Read a spec written by :func:`save_spec` (never unpickles anything).
-
-    Absent keys take the defaults, everything is validated. Returns the spec, or ``(spec, meta)``
-    with the ``__meta__`` dict when ``return_metadata``.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        SpecError: not a neuromorph spec NPZ, unsupported ``format_version``, pickled/unknown
-            entries, or invalid values/shapes (the message names the key).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Xylo spec file not found: {path}")
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
     from neuromorph.arrayfile import ArrayFileError, check_npz
 
     try:
@@ -470,9 +508,8 @@ def load_spec(path: str | os.PathLike, return_metadata: bool = False) -> XyloSpe
         raise SpecError(str(e)) from None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            names = list(npz.files)
             raw: dict[str, np.ndarray] = {}
-            for k in names:
+            for k in list(npz.files):
                 try:
                     raw[k] = npz[k]
                 except ValueError as e:  # object arrays need pickle: refuse
@@ -481,24 +518,93 @@ def load_spec(path: str | os.PathLike, return_metadata: bool = False) -> XyloSpe
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise SpecError(f"{path}: not a readable NPZ spec file ({type(e).__name__}: {e})") from None
+    return raw
 
-    if "__meta__" not in raw:
-        raise SpecError(f"{path}: missing __meta__ entry; not a {FORMAT_NAME} file")
-    try:
-        meta = json.loads(str(raw.pop("__meta__")))
-        assert isinstance(meta, dict)
-    except (ValueError, AssertionError):
-        raise SpecError(f"{path}: __meta__ is not a JSON object") from None
+
+def _check_meta(meta: Any, where: str, versions: tuple[int, ...]) -> dict[str, Any]:
+    if not isinstance(meta, dict):
+        raise SpecError(f"{where} is not a JSON object")
     if meta.get("format") != FORMAT_NAME:
-        raise SpecError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
+        raise SpecError(f"{where}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    if meta.get("format_version") not in versions:
         raise SpecError(
-            f"{path}: unsupported format_version {meta.get('format_version')!r} "
-            f"(this neuromorph reads version {FORMAT_VERSION})"
+            f"{where}: unsupported format_version {meta.get('format_version')!r} "
+            f"(this neuromorph reads version{'s' if len(versions) > 1 else ''} "
+            f"{', '.join(map(str, versions))})"
         )
+    return meta
+
+
+def load_spec(
+    path: str | os.PathLike, return_metadata: bool = False, device: str | None = None
+) -> XyloSpec | tuple[XyloSpec, dict]:
+    """Read a spec NPZ (never unpickles anything).
+
+    Three layouts are read:
+
+    * neuromorph's (format version 2): an NPZ of Rockpool keys plus ``spec.meta.json`` beside it
+      (:func:`save_spec`);
+    * a plain Rockpool NPZ: ``from_specification`` keys only, no metadata file; ``device`` names
+      the chip (default ``"xylo-audio-v2"``);
+    * neuromorph's version 1: metadata in an NPZ entry ``__meta__``, ``aliases`` as one int per
+      hidden neuron (-1 none).
+
+    Absent keys take Rockpool's defaults; everything is validated. Returns the spec, or
+    ``(spec, meta)`` when ``return_metadata`` (for a plain Rockpool NPZ ``meta`` is
+    ``{"device": ..., "format": None}``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        SpecError: unreadable NPZ or metadata, unsupported ``format_version``, pickled/unknown
+            entries, ``device`` contradicting the metadata, or invalid values/shapes (the message
+            names the key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Xylo spec file not found: {path}")
+    raw = _read_npz(path)
+    mpath = meta_path(path)
+    if "__meta__" in raw:  # version 1: metadata inside the NPZ
+        try:
+            meta = json.loads(str(raw.pop("__meta__")))
+        except ValueError:
+            raise SpecError(f"{path}: __meta__ is not a JSON object") from None
+        meta = _check_meta(meta, f"{path}: __meta__", (1,))
+    elif mpath.is_file():
+        try:
+            meta = json.loads(mpath.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise SpecError(f"{mpath}: not a JSON object") from None
+        meta = _check_meta(meta, str(mpath), (FORMAT_VERSION,))
+    else:  # a plain Rockpool spec NPZ
+        meta = {"format": None, "device": device or "xylo-audio-v2"}
+    if device is not None and meta.get("device", device) != device:
+        raise SpecError(f"{path}: device {device!r} was asked for, but its metadata says "
+                        f"{meta.get('device')!r} ({mpath.name if mpath.is_file() else '__meta__'})")
     d: dict[str, Any] = dict(raw)
     for k in ("weight_shift_in", "weight_shift_rec", "weight_shift_out", "dt"):
         if k in d and d[k].ndim != 0:
             raise _shape_err(k, d[k].shape, "() (a scalar)")
     spec = XyloSpec.from_dict(d, device=meta.get("device", "xylo-audio-v2"))
     return (spec, meta) if return_metadata else spec
+
+
+def as_spec(obj: Any, device: str | None = None) -> XyloSpec:
+    """An :class:`XyloSpec` from what a user holds: an ``XyloSpec`` (returned as is), a dict of
+    Rockpool keys (Rockpool's ``mapper`` + ``global_quantize``/``channel_quantize`` output, an
+    ``np.load`` result), or the path of a spec NPZ (:func:`load_spec`).
+
+    ``device`` names the chip of a dict or a plain Rockpool NPZ (default ``"xylo-audio-v2"``);
+    for an ``XyloSpec`` it must agree with the spec's own device.
+    """
+    if isinstance(obj, XyloSpec):
+        if device is not None and device != obj.device:
+            raise SpecError(f"device: the spec is for {obj.device!r}, not {device!r}")
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        return load_spec(obj, device=device)  # type: ignore[return-value]
+    if isinstance(obj, Mapping) or hasattr(obj, "files"):  # dict or NpzFile
+        d = {k: obj[k] for k in (obj.files if hasattr(obj, "files") else obj.keys())}
+        return XyloSpec.from_dict(d, device=device or d.get("device") or "xylo-audio-v2")
+    raise TypeError(f"expected an XyloSpec, a dict of Rockpool spec keys or a spec file path, "
+                    f"got {type(obj).__name__}")
