@@ -34,7 +34,6 @@ from neuromorph.sim.ei_simulator import EIEvalProtocol, evaluate_ei, learn_ei, s
 from neuromorph.sim.init import initial_ei_network
 from neuromorph.sim.simulator import block_noise_source
 
-from test_nir_exchange import euler_run
 
 NE, NI, M = 40, 10, 3
 SEED = 0
@@ -268,8 +267,14 @@ def test_ei_nir_matches_simulate_ei(learnt):
 
     c = current_for_signal(x, net.lam, net.dt)
     rec = simulate_ei(net, c, seed=0, record=("spikes_E", "spikes_I", "r_E", "V_E"), one_spike=False, v_noise_E=0.0)
-    order = ["input", "F_E", "lif_E", "W_EE", "W_EI", "lif_I", "W_IE", "W_II", "D_E", "readout", "output"]
-    res = euler_run(ei_to_nir(net), order, c, net.dt, ["lif_E", "lif_I", "lif_E.v", "readout"])
+    from neuromorph.backends.nir import evaluation_order, run_graph
+
+    g = ei_to_nir(net)
+    order, back = evaluation_order(g)
+    # E -> I acts within the step (lif_E, then W_EI, then lif_I); the loops into E and I are the back edges
+    assert order.index("lif_E") < order.index("W_EI") < order.index("lif_I")
+    assert back == {("W_EE", "lif_E"), ("W_IE", "lif_E"), ("W_II", "lif_I")}
+    res = run_graph(g, c, net.dt, record=["lif_E", "lif_I", "lif_E.v", "readout"])
     assert rec.spikes_E.sum() > 50 and rec.spikes_I.sum() > 20  # not vacuous
     assert np.array_equal(res["lif_E"], rec.spikes_E.astype(np.float64))
     assert np.array_equal(res["lif_I"], rec.spikes_I.astype(np.float64))

@@ -35,8 +35,6 @@ def add_arguments(p) -> None:
 
     p.add_argument("run_dir", type=Path, help="output directory of 'reproduce'/'train' (holds network.npz), "
                                                "or a NIR graph MODEL.nir")
-    p.add_argument("--dt", type=float, default=None, metavar="SECONDS",
-                   help="time step of a NIR graph (NIR has none; default: the graph's metadata, else tau/r)")
     p.add_argument("--target", required=True, help="target name or YAML path")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a parameter of a parameterised target (repeatable)")
@@ -53,7 +51,7 @@ def add_arguments(p) -> None:
                    help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
     p.add_argument("--dt", type=float, metavar="SECONDS",
                    help="sample step of the --calibration file when the file does not state one; for MODEL.nir, "
-                        "the graph's time step when its metadata does not say")
+                        "the graph's time step (NIR has none; default: the graph's metadata, else tau/r)")
     p.add_argument("--max-clipping", type=float, default=DEFAULT_MAX_CLIPPING, metavar="FRACTION",
                    help="fail when more than this fraction of input events exceeds the per-step event limit "
                         "(default %(default)g)")

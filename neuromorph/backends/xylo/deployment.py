@@ -71,6 +71,10 @@ def signal_io_lines(qdir: Path) -> list:
     from neuromorph.data import load_run_data
     from neuromorph.quant.fakequant import load_quantized
 
+    if not (Path(qdir) / "quantized.npz").is_file():  # a graph imported from another tool (model.nir)
+        return ["", "## Input and read-out", "",
+                "- The network was imported from a NIR graph: its input events and read-out are the graph's own "
+                "(`neuromorph verify QDIR --data RASTER.npy` compares the chip with the graph's NIR semantics)."]
     q = load_quantized(qdir)
     rd = load_run_data(qdir)
     scaled = ("scaled per channel with the run's scaling, x_net = (x − offset) / scale (kept in "
