@@ -110,10 +110,12 @@ def main(args) -> int:
 
     after_quantize(rep, args)  # fit failure = user error; --report-only keeps just the report
     em = rep.get("error_emulated")
-    clip = rep["input_events_clipped_fraction"]
-    print(f"{rep['target']}, calibrated on {rep['calibration']['source']}: error float {rep['error_float']:.4g}, "
+    clip = rep.get("input_events_clipped_fraction")
+    src = rep.get("calibration", {}).get("source", "the run's training data")
+    print(f"{rep['target']}, calibrated on {src}: error float {rep['error_float']:.4g}, "
           f"quantized {rep['error_quantized']:.4g}, emulated {'n/a' if em is None else format(em, '.4g')}; "
           f"rate float {rep['rate_float_hz']:.3g} Hz, emulated "
-          f"{'n/a' if em is None else format(rep['rate_emulated_hz'], '.3g') + ' Hz'}; input clipped {clip:.2%}; "
+          f"{'n/a' if em is None else format(rep['rate_emulated_hz'], '.3g') + ' Hz'}; input clipped "
+          f"{'n/a' if clip is None else format(clip, '.2%')}; "
           f"fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; wrote {args.out}")
     return 0 if rep["fit_check"]["ok"] else 1

@@ -56,7 +56,9 @@ def main(args) -> int:
                  data=args.data, data_dt=args.dt)
     em = res.get("error_emulated")
     rate = res.get("rate_emulated_hz")
-    print(f"{res['signal']['source']}: error float {res['error_float']:.4g} | fake-quant {res['error_fake_quant']:.4g} | "
+    sig = res.get("signal")
+    src = sig.get("source", "test signal") if isinstance(sig, dict) else (sig or "test signal")
+    print(f"{src}: error float {res['error_float']:.4g} | fake-quant {res['error_fake_quant']:.4g} | "
           f"emulated {'n/a' if em is None else format(em, '.4g')} | rate float {res['rate_float_hz']:.3g} Hz, emulated "
           f"{'n/a' if rate is None else format(rate, '.3g') + ' Hz'} | emulator == XyloSim: {res['emulator_matches_xylosim']}")
     print(f"wrote {args.out / 'verify.json'} and {args.out / 'report.md'}")
