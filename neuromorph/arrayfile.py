@@ -56,6 +56,19 @@ def read_npy_bytes(data: bytes, what: str, objects: str = "refuse") -> np.ndarra
         raise ArrayFileError(f"{what}: not a readable .npy array ({type(exc).__name__})") from None
 
 
+def _members(zf: zipfile.ZipFile, p: Path):
+    """(key, bytes) of every member of an open ``.npz`` archive, each size-checked and read."""
+    for info in zf.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ArrayFileError(f"{p}: entry {key!r} claims {info.file_size} bytes")
+        try:
+            data = zf.read(info)
+        except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, NotImplementedError
+            raise ArrayFileError(f"{p}: entry {key!r} is damaged ({type(exc).__name__})") from None
+        yield key, data
+
+
 def read_npz(path: Union[str, Path]) -> dict[str, np.ndarray]:
     """Every entry of an ``.npz`` archive, checked (see the module docstring).
 
@@ -69,18 +82,8 @@ def read_npz(path: Union[str, Path]) -> dict[str, np.ndarray]:
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ArrayFileError(f"{p}: not an .npz archive ({type(exc).__name__})") from None
-    out: dict[str, np.ndarray] = {}
     with zf:
-        for info in zf.infolist():
-            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise ArrayFileError(f"{p}: entry {key!r} claims {info.file_size} bytes")
-            try:
-                data = zf.read(info)
-            except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, NotImplementedError
-                raise ArrayFileError(f"{p}: entry {key!r} is damaged ({type(exc).__name__})") from None
-            out[key] = read_npy_bytes(data, f"{p}: entry {key!r}")
-    return out
+        return {key: read_npy_bytes(data, f"{p}: entry {key!r}") for key, data in _members(zf, p)}
 
 
 def read_npy(path: Union[str, Path]) -> np.ndarray:
@@ -93,25 +96,24 @@ def read_npy(path: Union[str, Path]) -> np.ndarray:
     return read_npy_bytes(data, str(p.name))
 
 
-def check_npz(path: Union[str, Path]) -> None:
+def check_npz(path: Union[str, Path], error: type = ArrayFileError) -> None:
     """Refuse an ``.npz`` whose members have damaged headers or less data than their headers
     claim (before ``np.load`` trusts them).  Not a zip archive, or object arrays: left to the
-    caller's own reader and its messages."""
+    caller's own reader and its messages.  The refusal is raised as ``error`` (the caller's
+    own user-error type), with the same one-line message."""
     p = Path(path)
     try:
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return
-    with zf:
-        for info in zf.infolist():
-            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise ArrayFileError(f"{p}: entry {key!r} claims {info.file_size} bytes")
-            try:
-                data = zf.read(info)
-            except Exception as exc:  # noqa: BLE001
-                raise ArrayFileError(f"{p}: entry {key!r} is damaged ({type(exc).__name__})") from None
-            read_npy_bytes(data, f"{p}: entry {key!r}", objects="skip")
+    try:
+        with zf:
+            for key, data in _members(zf, p):
+                read_npy_bytes(data, f"{p}: entry {key!r}", objects="skip")
+    except ArrayFileError as exc:
+        if error is ArrayFileError:
+            raise
+        raise error(str(exc)) from None
 
 
 def check_npy(path: Union[str, Path]) -> None:

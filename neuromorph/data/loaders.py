@@ -129,12 +129,9 @@ def _read_npy(p: Path, head: bytes):
 def _read_npz(p: Path, head: bytes):
     if not head.startswith(_ZIP_MAGIC):
         raise DataError(f"{p.name} is {_what_text(head)}, not a NumPy .npz archive")
-    from neuromorph.arrayfile import ArrayFileError, check_npz
+    from neuromorph.arrayfile import check_npz
 
-    try:
-        check_npz(p)  # damaged headers, sizes larger than the data: refused before np.load trusts them
-    except ArrayFileError as exc:
-        raise DataError(str(exc)) from None
+    check_npz(p, error=DataError)  # damaged headers, sizes beyond the data: refused before np.load
     try:
         with np.load(p, allow_pickle=False) as z:
             files = list(z.files)

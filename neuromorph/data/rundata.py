@@ -105,12 +105,9 @@ def load_run_data(path: Union[str, Path], required: bool = False) -> Optional[Ru
             raise DataError(f"{p.parent} holds no {RUN_DATA_FILE} (the run was not trained on a data file); "
                             f"pass --data FILE")
         return None
-    from neuromorph.arrayfile import ArrayFileError, check_npz
+    from neuromorph.arrayfile import check_npz
 
-    try:
-        check_npz(p)  # damaged headers, sizes larger than the data: refused before np.load trusts them
-    except ArrayFileError as exc:
-        raise DataError(str(exc)) from None
+    check_npz(p, error=DataError)  # damaged headers, sizes beyond the data: refused before np.load
     try:
         with np.load(p, allow_pickle=False) as z:
             need = ("x_train", "x_test", "offset", "scale", "dt", "__meta__")

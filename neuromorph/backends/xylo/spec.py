@@ -500,12 +500,9 @@ def save_spec(spec: XyloSpec, path: str | os.PathLike, metadata: dict[str, Any] 
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    from neuromorph.arrayfile import ArrayFileError, check_npz
+    from neuromorph.arrayfile import check_npz
 
-    try:
-        check_npz(path)  # damaged headers, sizes larger than the data: refused before np.load trusts them
-    except ArrayFileError as e:
-        raise SpecError(str(e)) from None
+    check_npz(path, error=SpecError)  # damaged headers, sizes beyond the data: refused before np.load
     try:
         with np.load(path, allow_pickle=False) as npz:
             raw: dict[str, np.ndarray] = {}
