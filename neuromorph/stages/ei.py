@@ -26,9 +26,9 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from quantization.ei_mapping import dale_check, ei_block_arrays, layout_of
-from quantization.hardware import load_target
 from quantization.mapping import MappingOptions, quantization_errors
 
+from neuromorph.stages.preflight import network_target
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.backends.base import BackendError, backend_for, backend_for_device
 from neuromorph.metrics import normalized_error
@@ -71,11 +71,7 @@ def quantize_ei_run(net: EINetwork, run_dir: Union[str, Path, None], target_name
     EI network's refractory period has no chip counterpart, see :mod:`neuromorph.quant.ei`).
     Returns the report dict (also ``quantization.json``).
     """
-    target = load_target(target_name, **(target_overrides or {}))
-    if target.is_float:
-        raise ValueError(f"target {target.name!r} is the float reference; choose a chip or 'fixed-point'")
-    if abs(target.dt - net.dt) > 1e-12:
-        target = load_target(target_name, **dict(target_overrides or {}, dt=net.dt))
+    target = network_target(target_name, target_overrides, net.dt)
     backend = backend_for(target)
     caps = backend.capabilities(target)
     if not caps.ei_networks:

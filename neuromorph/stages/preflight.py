@@ -17,6 +17,17 @@ from quantization.hardware import HardwareSpec, load_target
 from neuromorph.backends.base import backend_for
 
 
+def network_target(target_name: str, overrides: Optional[dict], dt: float) -> HardwareSpec:
+    """The target a network is quantized for: ``target_name`` with ``overrides``, running at the
+    network's step ``dt`` (the chip's clock follows the network); the float reference is refused."""
+    target = load_target(target_name, **(overrides or {}))
+    if target.is_float:
+        raise ValueError(f"target {target.name!r} is the float reference; choose a chip or 'fixed-point'")
+    if abs(target.dt - dt) > 1e-12:
+        target = load_target(target_name, **dict(overrides or {}, dt=dt))
+    return target
+
+
 def layout(target: HardwareSpec, n_neurons: int, n_signals: int) -> dict:
     """The backend's layout numbers: relay neurons, fan-out they add to a coding neuron, the
     relays' own fan-out, whether the projections are relayed (all 0/False for a direct layout)."""
