@@ -45,8 +45,8 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = Fal
     out = Path(out)
     prepared = prepare_training(cfg)
     if prepared.plan.network != "scn":
-        raise ValueError(f"pipeline: train.network = {prepared.plan.network} cannot be quantized (quantize maps "
-                         f"SCNs); train EI networks with 'neuromorph train'")
+        raise ValueError(f"pipeline: train.network = {prepared.plan.network} cannot be quantized within the pipeline "
+                         f"yet (its summary covers SCNs); run 'neuromorph train', 'quantize' and 'verify' one by one")
     out.mkdir(parents=True, exist_ok=True)
     q = cfg["quantize"]
     seed = int(cfg["seed"])
