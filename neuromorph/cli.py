@@ -49,7 +49,7 @@ COMMANDS = {
 RESUMABLE = {"study", "pipeline"}
 #: commands whose --out is one file (written atomically), not a directory
 FILE_OUTPUT = {"encode"}
-# extra flags of the output/fit policy (neuromorph.outdir, neuromorph.preflight), per command
+# extra flags of the output/fit policy (neuromorph.outdir, neuromorph.input_checks), per command
 POLICY_FLAGS = {
     "quantize": (("--report-only", "write only the report (quantization.json/.md); exit 2 if the network does "
                                    "not fit"),
@@ -187,12 +187,12 @@ def _input_paths(args) -> list:
 def _with_out(args, kind: str, work) -> int:
     """Run ``work()`` under the output-directory policy (neuromorph.outdir): inputs and --out
     checked before any work, the directory marked complete (manifest.json) only at the end."""
-    from neuromorph import outdir, preflight
+    from neuromorph import input_checks, outdir
 
     out = getattr(args, "out", None)
     if out is None or getattr(args, "show_config", False):
         return work()
-    preflight.check_inputs(kind, args)
+    input_checks.check_inputs(kind, args)
     if kind in FILE_OUTPUT:
         outdir.check_out_file(Path(out), force=args.force, inputs=_input_paths(args))
         return work()

@@ -39,7 +39,7 @@ def _load_raster(path: Path, n_in: int):
 
     if not path.is_file():
         raise FileNotFoundError(f"input raster not found: {path}")
-    from neuromorph.preflight import load_npy
+    from neuromorph.input_checks import load_npy
 
     raster = load_npy(path, "--input")  # says what the file is when it is not a .npy array
     if raster.ndim not in (2, 3):
@@ -79,7 +79,7 @@ def main(args) -> int:
     raster = _load_raster(args.input, spec.n_in)
     # above the chip's per-step limit: refused, or with --clip clipped and counted (never silently)
     from neuromorph.backends.xylo.spec import device_target
-    from neuromorph.preflight import check_event_counts
+    from neuromorph.input_checks import check_event_counts
 
     limit = device_target(spec.device).max_input_events
     raster, n_clipped, n_removed = check_event_counts(raster, limit, clip=getattr(args, "clip", False),

@@ -106,7 +106,7 @@ def main(args) -> int:
                        adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps, calibration=args.calibration,
                        calibration_dt=args.dt, max_clipping=args.max_clipping,
                        allow_unfit=bool(getattr(args, "allow_unfit", False) or getattr(args, "report_only", False)))
-    from neuromorph.preflight import after_quantize
+    from neuromorph.input_checks import after_quantize
 
     after_quantize(rep, args)  # fit failure = user error; --report-only keeps just the report
     em = rep.get("error_emulated")

@@ -30,7 +30,7 @@ def _read_json(name: str):
 
 def _fit_or_fail(qrep: dict) -> dict:
     if not qrep["fit_check"]["ok"]:  # a user error: the pipeline stops before deploying it
-        from neuromorph.preflight import FitFailure, fit_message
+        from neuromorph.input_checks import FitFailure, fit_message
 
         raise FitFailure("quantize.target: " + fit_message(qrep["fit_check"]))
     return qrep
