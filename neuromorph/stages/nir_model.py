@@ -69,16 +69,11 @@ def quantize_nir(model: Union[str, Path], target_name: str, out: Union[str, Path
                 "method" if method == "scn" else None)
         method = "global"
     net = parse_graph(graph, dt)
-    xf = to_xylo_float(net)
-    xf["dt"] = net.dt
-    n_syn = 2 if (target.max_syn or 1) >= 2 else 1
     calib = load_raster(data, net.shape[0]) if data is not None else default_raster(net.shape[0], calibration_steps, seed)
-    peaks = state_peaks(graph, net, calib)
-    spec, qerr = quantize_float(xf, method, int(target.max_weight_shift if target.max_weight_shift is not None
-                                                else 7), n_syn, target.device, peaks)
+    spec, xf, qerr = map_graph(graph, net, target, method, calib)
     qerr["calibration"] = {"input": str(data) if data is not None else
                            f"default Bernoulli raster, {calibration_steps} steps, p = 0.1",
-                           "peak_membrane": float(peaks["hidden"].max(initial=0.0))}
+                           "peak_membrane": qerr.pop("peak_membrane")}
     from neuromorph.backends.xylo.spec import hardware_violations
 
     violations = hardware_violations(spec, target)
@@ -101,6 +96,74 @@ def quantize_nir(model: Union[str, Path], target_name: str, out: Union[str, Path
     write_json(out / "quantization.json", report)
     atomic_write_text(out / "quantization.md", _quantize_md(report))
     return report
+
+
+def map_graph(graph: Any, net: Any, target: Any, method: str, calibration: np.ndarray) -> tuple[Any, dict, dict]:
+    """Integer Xylo spec of a parsed foreign graph (no files written).
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph
+        The graph ``net`` was parsed from (its :func:`run_graph` run sizes the weight shift).
+    net : ForeignNetwork
+        :func:`~neuromorph.backends.nir_import.parse_graph` of ``graph``.
+    target : quantization.hardware.HardwareSpec
+        A Xylo target (its device, synapse count and largest weight shift are used).
+    method : str
+        ``"global"`` or ``"channel"``.
+    calibration : ndarray, shape (T, Nin)
+        Input events the state peaks are measured on.
+
+    Returns
+    -------
+    spec, xf, errors
+        The :class:`~neuromorph.backends.xylo.spec.XyloSpec`, the float Xylo parameters
+        (:func:`~neuromorph.backends.nir_import.to_xylo_float`) and the rounding report
+        (:func:`~neuromorph.backends.nir_import.quantize_float`, plus ``peak_membrane``).
+    """
+    xf = to_xylo_float(net)
+    xf["dt"] = net.dt
+    n_syn = 2 if (target.max_syn or 1) >= 2 else 1
+    peaks = state_peaks(graph, net, calibration)
+    spec, qerr = quantize_float(xf, method, int(target.max_weight_shift if target.max_weight_shift is not None
+                                                else 7), n_syn, target.device, peaks)
+    qerr["peak_membrane"] = float(peaks["hidden"].max(initial=0.0))
+    return spec, xf, qerr
+
+
+def reference_run(graph: Any, net: Any, raster: np.ndarray) -> dict[str, np.ndarray]:
+    """The graph's NIR semantics on ``raster``: hidden spikes (T, Nhid) under ``"hidden"`` and the
+    readout trace (T, Nout) under ``"readout"`` (an LI readout's state, else the membrane)."""
+    names = net.names
+    ref = run_graph(graph, raster.astype(np.float64), net.dt,
+                    record=[names["hidden"], names["readout"], f"{names['readout']}.v"])
+    ro = ref[names["readout"]] if net.readout["kind"] == "LI" else ref[f"{names['readout']}.v"]
+    out = {"hidden": ref[names["hidden"]], "readout": ro}
+    if net.readout["kind"] != "LI":
+        out["output_spikes"] = ref[names["readout"]]
+    return out
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> Optional[float]:
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else None
+
+
+def compare_with_graph(ref: dict[str, np.ndarray], rec: dict, dt: float) -> dict[str, Any]:
+    """Chip recording ``rec`` (emulator: ``Spikes``, ``Vmem_out``) against :func:`reference_run`'s
+    ``ref``: hidden spike agreement (fraction of equal (step, neuron) entries, the chip's event
+    counts read as 0/1), rates (Hz per hidden neuron), per-neuron spike-count correlation and the
+    readout correlation per output (None where a trace is constant)."""
+    z_ref, z_chip = ref["hidden"], np.asarray(rec["Spikes"], np.float64)
+    steps, n_hid = z_ref.shape
+    sec = steps * dt
+    ro_ref, ro_chip = ref["readout"], np.asarray(rec["Vmem_out"], np.float64)
+    return {
+        "test_steps": int(steps),
+        "spike_agreement": float(np.mean(z_ref == np.minimum(z_chip, 1))),
+        "rate_nir_hz": float(z_ref.sum() / (sec * n_hid)), "rate_chip_hz": float(z_chip.sum() / (sec * n_hid)),
+        "rate_correlation_per_neuron": _corr(z_ref.sum(0), z_chip.sum(0)),
+        "readout_correlation": [_corr(ro_ref[:, k], ro_chip[:, k]) for k in range(ro_ref.shape[1])],
+    }
 
 
 def _quantize_md(rep: dict) -> str:
@@ -134,33 +197,21 @@ def verify_nir(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, 
     net = parse_graph(graph, rep.get("dt"))
     spec = load_spec(qdir / "spec.npz")
     raster = load_raster(data, spec.n_in) if data is not None else default_raster(spec.n_in, test_steps, seed)
-    names = net.names
     t0 = time.perf_counter()
-    ref = run_graph(graph, raster.astype(np.float64), net.dt, record=[names["hidden"], names["readout"],
-                                                                        f"{names['readout']}.v"])
+    ref = reference_run(graph, net, raster)
     ref_s = time.perf_counter() - t0
     backend = backend_for_device(spec.device)
     rec = backend.emulate(spec, raster, record=True)
-    z_ref, z_chip = ref[names["hidden"]], rec["Spikes"].astype(np.float64)
-    steps, n_hid = z_ref.shape
-    sec = steps * net.dt
-    # readout: an LI readout is its membrane; a spiking one its membrane too (pre-reset), plus spikes
-    ro_ref = ref[names["readout"]] if net.readout["kind"] == "LI" else ref[f"{names['readout']}.v"]
-    ro_chip = rec["Vmem_out"].astype(np.float64)
-    corr = [float(np.corrcoef(ro_ref[:, k], ro_chip[:, k])[0, 1]) if ro_ref[:, k].std() > 0 and ro_chip[:, k].std() > 0
-            else None for k in range(ro_ref.shape[1])]
+    steps = raster.shape[0]
+    cmp_graph = compare_with_graph(ref, rec, net.dt)
+    corr = cmp_graph["readout_correlation"]
     res: dict[str, Any] = {
-        "target": rep.get("target"), "device": spec.device, "source": rep.get("source"), "test_steps": int(steps),
+        "target": rep.get("target"), "device": spec.device, "source": rep.get("source"),
         "input": str(data) if data is not None else "default Bernoulli raster (p = 0.1 per channel and step)",
-        "input_events_per_step": float(raster.sum() / steps),
-        "spike_agreement": float(np.mean(z_ref == np.minimum(z_chip, 1))),
-        "rate_nir_hz": float(z_ref.sum() / (sec * n_hid)), "rate_chip_hz": float(z_chip.sum() / (sec * n_hid)),
-        "rate_correlation_per_neuron": (float(np.corrcoef(z_ref.sum(0), z_chip.sum(0))[0, 1])
-                                        if z_ref.sum(0).std() > 0 and z_chip.sum(0).std() > 0 else None),
-        "readout_correlation": corr, "nir_reference_seconds": ref_s,
+        "input_events_per_step": float(raster.sum() / steps), **cmp_graph, "nir_reference_seconds": ref_s,
     }
     if net.readout["kind"] != "LI":
-        res["output_events_nir"] = int(ref[names["readout"]].sum())
+        res["output_events_nir"] = int(ref["output_spikes"].sum())
         res["output_events_chip"] = int(rec["output"].sum())
     reference = backend.reference_simulator(spec) if with_xylosim else None
     if reference is not None:
