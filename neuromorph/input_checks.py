@@ -233,9 +233,10 @@ def check_inputs(command: str, args) -> None:
         if Path(args.spec).is_file():
             require_file_complete(args.spec)
     elif command == "study":
-        from neuromorph.stages.study import load_study
+        from neuromorph.stages.study_nir import resolve_study  # a study file, or MODEL.nir with its options
 
-        load_study(args.study)
+        resolve_study(args.study, target=getattr(args, "target", None), method=getattr(args, "method", None),
+                      dt=getattr(args, "dt", None), data=getattr(args, "data", None))
     elif command == "pipeline":
         from neuromorph.config import load_config
 

@@ -1,4 +1,4 @@
-"""neuromorph study STUDY.yaml --out DIR [--scheduler ADDR|synchronous] [--workers N]"""
+"""neuromorph study STUDY.yaml|MODEL.nir --out DIR [--scheduler ADDR|synchronous] [--workers N]"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +10,14 @@ STUDY.yaml fields: name, kind (toy, quantization, fig7 or 'package.module:functi
 (fixed parameters), sweep (parameter: [values]; the grid is their Cartesian product), zip
 (parameters swept together instead of crossed), repetitions (seeds per point), seed, metric
 (plotted; default the first one).  Example: neuromorph/studies/toy.yaml.
+
+MODEL.nir: a network from another tool (a recurrent LIF/CubaLIF NIR graph, as for
+'neuromorph quantize MODEL.nir'): runs the built-in study neuromorph/studies/nir_bits_mismatch.yaml
+(weight bits x mismatch x 4 seeds) on it: each point maps the graph onto --target (default
+xylo-audio-v2) with --method (global or channel), perturbs the integer weights, and compares the
+emulated chip with the graph's NIR semantics on --data (an input raster .npy) or a default
+Bernoulli raster: spike agreement, rates, readout correlation.  For another grid write a study
+file of kind 'nir' with base.model set (docs/interop.md).
 
 DIR receives points/<task>.json (one file per finished task, written as it arrives),
 results.parquet and results.csv (one row per task: parameters, repetition, seed, metrics,
@@ -41,15 +49,24 @@ def add_arguments(p) -> None:
     p.add_argument("--connect-timeout", type=float, default=None, metavar="S",
                    help="seconds to wait for --scheduler to answer (default 5)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    nir_opts = p.add_argument_group("MODEL.nir only")
+    nir_opts.add_argument("--target", default=None, help="Xylo target (default xylo-audio-v2)")
+    nir_opts.add_argument("--method", choices=("global", "channel"), default=None,
+                          help="integer mapping (default global)")
+    nir_opts.add_argument("--dt", type=float, default=None, metavar="S",
+                          help="time step in seconds when the graph does not state one")
+    nir_opts.add_argument("--data", type=Path, default=None, metavar="RASTER.npy",
+                          help="input events (T, Nin) for calibration and comparison (default: Bernoulli raster)")
 
 
 def main(args) -> int:
-    from neuromorph.stages.study import DEFAULT_CONNECT_TIMEOUT_S, StudyError, load_study, run_study, summary
+    from neuromorph.stages.study import DEFAULT_CONNECT_TIMEOUT_S, StudyError, run_study, summary
+    from neuromorph.stages.study_nir import resolve_study
 
     timeout = DEFAULT_CONNECT_TIMEOUT_S if args.connect_timeout is None else args.connect_timeout
     if timeout <= 0:
         raise StudyError(f"--connect-timeout must be > 0 seconds, got {args.connect_timeout}")
-    study = load_study(args.study)
+    study = resolve_study(args.study, target=args.target, method=args.method, dt=args.dt, data=args.data)
     # SIGTERM (a batch system's stop) is turned into an orderly interrupt by neuromorph.cli: the
     # local cluster is shut down and everything finished so far stays on disk for --resume.
     df = run_study(study, args.out, scheduler=args.scheduler, n_workers=args.workers,

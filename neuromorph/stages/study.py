@@ -20,7 +20,9 @@ Study file schema::
 
 The grid is the Cartesian product of the sweep dimensions (a zip group is one dimension).
 A point function ``f(params: dict, seed: int) -> dict`` of scalar metrics is called once per
-(point, repetition).  Repetition ``r`` gets the seed ``derive_seed(seed, r)`` at *every* point:
+(point, repetition); if it has an attribute ``check`` (a callable taking the list of all points'
+parameter dicts), that is called first, before any cluster starts, and a ValueError it raises
+ends the study as invalid input.  Repetition ``r`` gets the seed ``derive_seed(seed, r)`` at *every* point:
 common random numbers make differences between points free of seed-to-seed noise, and the seeds
 do not depend on the grid, so extending a sweep later reuses every finished task.
 
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # pandas is imported lazily: workers only need the task wrapp
 POINT_KINDS: dict[str, str] = {
     "toy": "neuromorph.stages.study:toy_point",
     "quantization": "neuromorph.stages.study_points:quantization_point",
+    "nir": "neuromorph.stages.study_nir:nir_point",  # a NIR graph from another tool (neuromorph study MODEL.nir)
     "fig7": "neuromorph.experiments.fig7:point",  # a reproduction's own point function, by name only
 }
 
@@ -716,10 +719,16 @@ def run_study(study: Union[Study, Mapping, str, Path], out_dir: Union[str, Path]
         study = validate_study(study)
     target = resolve_kind(study.kind)
     try:
-        import_point_function(target)  # fail before starting a cluster, with a readable message
+        fn = import_point_function(target)  # fail before starting a cluster, with a readable message
     except (ImportError, AttributeError, TypeError) as exc:
         raise StudyError(f"{study.source}: kind '{study.kind}' needs {target}, which cannot be loaded "
                          f"({type(exc).__name__}: {exc})") from None
+    check = getattr(fn, "check", None)
+    if callable(check):  # a point function may validate the whole grid up front (study_nir.nir_point does)
+        try:
+            check(study.points())
+        except (ValueError, FileNotFoundError) as exc:
+            raise StudyError(f"{study.source}: {exc}") from None
 
     out_dir = Path(out_dir)
     points_dir = out_dir / POINTS_DIR
