@@ -745,7 +745,8 @@ def run_graph(graph: nir.NIRGraph, x: np.ndarray, dt: float, record: Optional[li
                 else:
                     tau = q["tau"]
                 v = (1 - dt / tau) * st.get("v", 0.0) + (dt / tau) * (q["v_leak"] + q["r"] * u)
-                v = np.broadcast_to(v, q["v_threshold"].shape)
+                # scalar parameters (one value for the whole layer, as snnTorch writes them) broadcast
+                v = np.broadcast_to(v, np.broadcast_shapes(np.shape(v), q["v_threshold"].shape))
                 z = (v > q["v_threshold"]).astype(np.float64)
                 if f"{name}.v" in out:
                     out[f"{name}.v"].append(np.array(v))

@@ -11,7 +11,10 @@ This is what Rockpool's ``to_nir`` (plus its recurrent weights, :func:`from_rock
 and norse's exports of a one-hidden-layer recurrent network, and a graph written by hand with
 ``nir`` look like. Parameters may differ per neuron. ``dt`` is not part of NIR: it comes from the
 caller, else the graph metadata ``dt``, else ``tau/r`` when that is one value for every neuron
-(``r = tau/dt`` is how Euler-discretised models export, :mod:`neuromorph.backends.nir`).
+(``r = tau/dt`` is how Euler-discretised models export, :mod:`neuromorph.backends.nir`), but never
+from ``r = 1`` (the continuous-time convention, where ``tau/r`` is just ``tau``). An ``Affine``'s
+bias is a constant input: Xylo's synapses have none, so it is folded into the neuron's ``v_leak``
+(exact for LIF and LI, equal once the synaptic current has settled for CubaLIF; reported).
 
 Mapping to the Xylo neuron (:func:`to_xylo_float`), under the reference interpreter's reading
 (:func:`neuromorph.backends.nir.run_graph`, forward Euler): a CubaLIF's current
@@ -54,7 +57,7 @@ import numpy as np
 from neuromorph.backends.nir import NIRImportError, flatten_graph, run_graph
 
 __all__ = ["ForeignNetwork", "parse_graph", "to_xylo_float", "quantize_float", "state_peaks",
-           "default_raster", "load_raster", "from_rockpool", "NIR_MODEL_FILE"]
+           "default_raster", "load_raster", "from_rockpool", "from_snntorch", "NIR_MODEL_FILE"]
 
 NIR_MODEL_FILE = "model.nir"
 NEVER_FIRE = 32767  # int16 maximum: an LI readout's output neuron never crosses it
@@ -66,7 +69,8 @@ class ForeignNetwork:
     """A one-hidden-layer recurrent network read from a NIR graph (float, NIR units).
 
     ``w_in`` (Nhid, Nin), ``w_rec`` (Nhid, Nhid) [post, pre], ``w_out`` (Nout, Nhid); ``hidden`` and
-    ``readout`` hold the node's parameters as float arrays (``kind`` "LIF"/"CubaLIF"/"LI").
+    ``readout`` hold the node's parameters as float arrays (``kind`` "LIF"/"CubaLIF"/"LI"), with
+    the biases of ``Affine`` weight nodes folded into ``v_leak`` (``notes`` says so).
     """
 
     w_in: np.ndarray
@@ -76,6 +80,7 @@ class ForeignNetwork:
     readout: dict[str, Any]
     dt: float
     names: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the reading approximated (biases folded)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -104,10 +109,32 @@ def _params(node: Any, n: int, name: str) -> dict[str, Any]:
 
 
 def _weight(node: Any, name: str) -> np.ndarray:
-    if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
-        raise NIRImportError(f"node {name!r}: Affine with a non-zero bias; Xylo synapses have no bias "
-                             "(fold it into the neuron's v_leak)")
     return np.asarray(node.weight, np.float64)
+
+
+def _bias(node: Any, n: int, name: str) -> np.ndarray:
+    """An ``Affine``'s bias as (n,) floats (zeros for ``Linear``)."""
+    if not isinstance(node, nir.Affine):
+        return np.zeros(n)
+    b = np.asarray(node.bias, np.float64)
+    if b.size not in (1, n) or not np.all(np.isfinite(b)):
+        raise NIRImportError(f"node {name!r}: Affine bias of shape {b.shape} (expected ({n},), finite)")
+    return np.broadcast_to(b.reshape(-1), (n,)).copy()
+
+
+def _fold_bias(p: dict[str, Any], b: np.ndarray, role: str, names: list[str], notes: list[str]) -> None:
+    """Fold a constant synaptic input ``b`` (the bias of the Affine nodes ``names`` feeding the
+    ``role`` neuron) into the neuron's ``v_leak``: Xylo synapses have no bias, its neurons have.
+
+    The membrane sees ``r b`` (LIF, LI: exact at every step) or, through the synaptic current,
+    ``r w_in b`` once that current has settled (CubaLIF: equal after a few ``tau_syn``; the
+    graph's current starts at 0, the chip's bias acts from the first step)."""
+    if not np.any(b != 0):
+        return
+    p["v_leak"] = p["v_leak"] + p["r"] * (p["w_in"] if p["kind"] == "CubaLIF" else 1.0) * b
+    how = ("from the first step instead of rising with the synaptic current (tau_syn)"
+           if p["kind"] == "CubaLIF" else "exact")
+    notes.append(f"bias of {', '.join(repr(n) for n in names)} folded into the {role} neurons' v_leak ({how})")
 
 
 def parse_graph(graph: nir.NIRGraph, dt: Optional[float] = None) -> ForeignNetwork:
@@ -182,10 +209,18 @@ def parse_graph(graph: nir.NIRGraph, dt: Optional[float] = None) -> ForeignNetwo
         raise NIRImportError(f"readout weights {w_out_name!r} have shape {w_out.shape}, expected (Nout, {n_hid})")
     hp = _params(g.nodes[hidden], n_hid, hidden)
     rp = _params(g.nodes[readout], w_out.shape[0], readout)
+    notes: list[str] = []
+    b_hid = _bias(g.nodes[w_in_name], n_hid, w_in_name) + (_bias(g.nodes[rec], n_hid, rec) if rec else 0.0)
+    _fold_bias(hp, b_hid, "hidden", [k for k in (w_in_name, rec) if k and isinstance(g.nodes[k], nir.Affine)], notes)
+    _fold_bias(rp, _bias(g.nodes[w_out_name], w_out.shape[0], w_out_name), "readout", [w_out_name], notes)
     if dt is None:
         meta_dt = (getattr(graph, "metadata", None) or {}).get("dt")
         if meta_dt is not None:
             dt = float(np.asarray(meta_dt))
+        elif np.all(hp["r"] == 1):
+            # r = 1 is the continuous-time convention (norse, sinabs, spyx): tau/r is then tau itself
+            raise NIRImportError("cannot tell the time step: NIR has no dt, the graph metadata has no 'dt' and "
+                                 "r = 1 (tau/r is not the step); give it with --dt")
         else:
             ratio = hp["tau"] / hp["r"]
             if np.allclose(ratio, ratio[0], rtol=1e-9, atol=0):
@@ -195,7 +230,7 @@ def parse_graph(graph: nir.NIRGraph, dt: Optional[float] = None) -> ForeignNetwo
                                      "and tau/r differs between neurons; give it with --dt")
     if not np.isfinite(dt) or dt <= 0:
         raise NIRImportError(f"dt must be a positive number of seconds, got {dt}")
-    return ForeignNetwork(w_in=w_in, w_rec=w_rec, w_out=w_out, hidden=hp, readout=rp, dt=float(dt),
+    return ForeignNetwork(w_in=w_in, w_rec=w_rec, w_out=w_out, hidden=hp, readout=rp, dt=float(dt), notes=notes,
                           names={"input": top_in[0], "w_in": w_in_name, "hidden": hidden, "w_rec": rec or "",
                                  "w_out": w_out_name, "readout": readout})
 
@@ -213,7 +248,7 @@ def to_xylo_float(net: ForeignNetwork) -> dict[str, Any]:
     ``[pre, post]`` orientation, ``dash_*`` integers, ``dash_rounding`` the largest relative
     change of a time constant that rounding to ``dt·2^dash`` causes."""
     dt = net.dt
-    out: dict[str, Any] = {"approximations": []}
+    out: dict[str, Any] = {"approximations": list(net.notes)}
     rel = []
     for role, p, w_keys in (("hidden", net.hidden, ("w_in", "w_rec")), ("readout", net.readout, ("w_out",))):
         tau_m = p["tau"]
@@ -390,3 +425,40 @@ def from_rockpool(module: Any) -> nir.NIRGraph:
         g.nodes[f"{node}_rec"] = nir.Linear(weight=w.T)
         g.edges = list(g.edges) + [(node, f"{node}_rec"), (f"{node}_rec", node)]
     return g
+
+
+class _Nir104ForSnntorch:
+    """``nir`` as snnTorch 1.0.0's exporter sees it, minus the ``v_reset`` keyword it passes to
+    ``nir.LIF``/``nir.CubaLIF``: that argument exists from nir 1.0.5 on, the project (for Rockpool
+    3.1.0) pins nir <= 1.0.4, where those constructors raise ``TypeError`` on it."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(nir, name)
+        if name in ("LIF", "CubaLIF"):
+            def make(*args: Any, v_reset: Any = None, **kwargs: Any) -> Any:
+                return value(*args, **kwargs)
+            return make
+        return value
+
+
+def from_snntorch(module: Any, sample_data: Any) -> nir.NIRGraph:
+    """NIR graph of an snnTorch network by snnTorch's own ``export_to_nir``, run so that it works
+    with nir 1.0.4 (the ``v_reset`` it writes is dropped; :class:`_Nir104ForSnntorch`).
+
+    What the graph then means (docs/interop.md): snnTorch writes ``dt = 1e-4``, ``r = tau/dt``,
+    ``w_in = tau_syn/dt`` from its decays ``beta``/``alpha``, so under the reference interpreter the
+    dynamics are snnTorch's (``syn = alpha syn + input``, ``mem = beta mem + syn``) with the
+    time step read as 1e-4 s (only the decays per step matter on the chip). Its
+    ``v_reset = 0`` is dropped: snnTorch's default reset subtracts the threshold, as nir 1.0.4's
+    LIF does (snnTorch subtracts it one step later, undecayed). ``RLeaky``/``RSynaptic`` export as
+    a nested recurrent sub-graph, ``torch.nn.Linear`` with a bias as ``Affine`` (folded into
+    ``v_leak`` by :func:`parse_graph`).
+    """
+    import snntorch.export_nir as sx
+
+    real = sx.nir
+    sx.nir = _Nir104ForSnntorch()
+    try:
+        return sx.export_to_nir(module, sample_data)
+    finally:
+        sx.nir = real

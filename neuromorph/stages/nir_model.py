@@ -133,11 +133,14 @@ def map_graph(graph: Any, net: Any, target: Any, method: str, calibration: np.nd
 
 def reference_run(graph: Any, net: Any, raster: np.ndarray) -> dict[str, np.ndarray]:
     """The graph's NIR semantics on ``raster``: hidden spikes (T, Nhid) under ``"hidden"`` and the
-    readout trace (T, Nout) under ``"readout"`` (an LI readout's state, else the membrane)."""
+    readout trace (T, Nout) under ``"readout"``: an LI readout's state, else the membrane after
+    the step's reset (what the chip records as ``Vmem_out``; the pre-reset value would differ
+    from it by a threshold at every output spike)."""
     names = net.names
     ref = run_graph(graph, raster.astype(np.float64), net.dt,
                     record=[names["hidden"], names["readout"], f"{names['readout']}.v"])
-    ro = ref[names["readout"]] if net.readout["kind"] == "LI" else ref[f"{names['readout']}.v"]
+    ro = ref[names["readout"]] if net.readout["kind"] == "LI" else \
+        ref[f"{names['readout']}.v"] - net.readout["v_threshold"] * ref[names["readout"]]
     out = {"hidden": ref[names["hidden"]], "readout": ro}
     if net.readout["kind"] != "LI":
         out["output_spikes"] = ref[names["readout"]]
