@@ -93,10 +93,10 @@ def _params(node: Any, n: int, name: str) -> dict[str, Any]:
             "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "w_in")}[kind]
     out: dict[str, Any] = {"kind": kind}
     for k in keys:
-        v = np.broadcast_to(np.asarray(getattr(node, k), np.float64), (n,)).copy() if np.size(getattr(node, k)) in (1, n) \
-            else None
-        if v is None:
-            raise NIRImportError(f"node {name!r}: {k} has shape {np.shape(getattr(node, k))}, expected ({n},)")
+        a = np.asarray(getattr(node, k), np.float64)  # arrays, or torch tensors as norse writes them
+        if a.size not in (1, n):
+            raise NIRImportError(f"node {name!r}: {k} has shape {a.shape}, expected ({n},)")
+        v = np.broadcast_to(a.reshape(-1), (n,)).copy()
         if not np.all(np.isfinite(v)):
             raise NIRImportError(f"node {name!r}: {k} holds non-finite values")
         out[k] = v

@@ -79,7 +79,7 @@ def quantize_nir(model: Union[str, Path], target_name: str, out: Union[str, Path
     violations = hardware_violations(spec, target)
     report: dict[str, Any] = {
         "target": target.name, "device": target.device, "method": method, "method_note": note, "source": {
-            "nir": str(model), "imported_as": "recurrent " + net.hidden["kind"], "nodes": net.names},
+            "nir": str(model), "imported_as": ("recurrent " if net.names["w_rec"] else "feed-forward ") + net.hidden["kind"], "nodes": net.names},
         "dt": net.dt, "shape": {"n_in": spec.n_in, "n_hidden": spec.n_hidden, "n_out": spec.n_out},
         "hidden_neuron": net.hidden["kind"], "readout_neuron": net.readout["kind"],
         "approximations": xf["approximations"], "quantization": qerr,
