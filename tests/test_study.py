@@ -43,7 +43,7 @@ GOOD = "name: t\nkind: toy\nsweep:\n  x: [1, 2]\n"
 @pytest.mark.parametrize("text,msg", [
     (GOOD + "sweeps: {}\n", "unknown field 'sweeps' (did you mean 'sweep'?); allowed fields: name, kind"),
     ("name: t\nsweep: {x: [1]}\n", "missing required field 'kind'"),
-    ("name: t\nkind: nope\nsweep: {x: [1]}\n", "field 'kind': unknown kind 'nope'; allowed: fig7, quantization, toy"),
+    ("name: t\nkind: nope\nsweep: {x: [1]}\n", "field 'kind': unknown kind 'nope'; allowed: fig7, nir, quantization, toy"),
     ("name: t\nkind: toy\nsweep: {x: 3}\n", "field 'sweep.x' must be a list of values (e.g. [1, 2, 3]), got 3"),
     ("name: t\nkind: toy\nsweep: {x: []}\n", "field 'sweep.x' must be a non-empty list of values"),
     ("name: t\nkind: toy\nsweep: {}\n", "field 'sweep' must be a non-empty mapping"),
