@@ -26,6 +26,10 @@ model = save_nir(hand_graph(), w / "hand.nir")
 assert main(["quantize", str(model), "--target", "xylo-audio-v2", "--out", str(w / "q")]) == 0
 assert main(["deploy", str(w / "q"), "--out", str(w / "d")]) == 0
 assert main(["verify", str(w / "q"), "--out", str(w / "v"), "--steps", "500"]) == 0
+import yaml
+(w / "s.yaml").write_text(yaml.safe_dump({"name": "s", "kind": "nir", "base": {"model": str(model)},
+                                         "sweep": {"weight_bits": [4, 8]}}))
+assert main(["study", str(w / "s.yaml"), "--out", str(w / "s"), "--scheduler", "synchronous", "--no-progress"]) == 0
 np.save(w / "x.npy", np.ones((50, 4), np.int64))
 assert main(["emulate", str(w / "d" / "spec.npz"), "--input", str(w / "x.npy"), "--out", str(w / "e")]) == 0
 from neuromorph.backends.xylo.nir import to_rockpool, xylo_spec_to_nir
