@@ -40,7 +40,8 @@ SHOWS = re.compile(r"\b(show|display)\(\s*fig|plt\.show\(")
 
 
 def code_cells(nb):
-    return [c for c in nb.cells if c.cell_type == "code"]
+    """The code cells that run (Jupyter and nbclient skip blank ones: no execution count)."""
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
 
 
 def test_the_tutorial_notebooks_are_present():

@@ -12,7 +12,7 @@ import yaml
 
 from neuromorph.backends.nir import save_nir
 from neuromorph.cli import main
-from neuromorph.stages.study_nir import file_sha256, nir_point
+from neuromorph.stages.study_nir import file_sha256, nir_point, resolve_study
 from tests.test_nir_import import hand_graph
 
 
@@ -84,6 +84,17 @@ def test_study_of_a_nir_model(model, tmp_path, capsys):
     assert main(["study", str(model), "--out", str(out), "--scheduler", "synchronous", "--no-progress",
                  "--resume"]) == 0
     assert "80 tasks (80 reused, 0 computed, 0 failed)" in capsys.readouterr().out
+
+
+def test_model_options_go_into_the_grid(model, tmp_path):
+    raster = np.zeros((100, 4), np.int64)
+    np.save(tmp_path / "x.npy", raster)
+    st = resolve_study(model, target="xylo-imu", method="channel", dt=1e-3, data=tmp_path / "x.npy")
+    assert st.kind == "nir" and st.sweep == {"weight_bits": [3, 4, 5, 6, 8], "mismatch": [0.0, 0.05, 0.1, 0.2]}
+    assert st.base == {"target": "xylo-imu", "method": "channel", "test_steps": 2000, "dt": 1e-3,
+                       "model": str(model.resolve()), "model_sha256": file_sha256(model),
+                       "data": str((tmp_path / "x.npy").resolve())}
+    assert len(st.tasks()) == 80
 
 
 def _study_file(tmp_path: Path, base: dict, sweep: dict | None = None) -> Path:
