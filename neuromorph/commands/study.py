@@ -40,7 +40,7 @@ arguments, 130 interrupted (finished tasks are kept)."""
 
 
 def add_arguments(p) -> None:
-    p.add_argument("study", type=Path, help="study definition (YAML)")
+    p.add_argument("study", type=Path, help="study definition (YAML), or a NIR graph MODEL.nir (the built-in grid)")
     p.add_argument("--out", required=True, type=Path, help="output directory (created; reuse it to resume)")
     p.add_argument("--scheduler", default=None, metavar="ADDR|synchronous",
                    help="Dask scheduler address (tcp://host:8786) or 'synchronous'; default: a local cluster")
