@@ -22,7 +22,8 @@ from neuromorph.quant.fakequant import evaluation_signal, operating_statistics
 from neuromorph.sim.connectivity import fanout, fanout_mask
 from neuromorph.sim.masked_learning import learn_with_fanout
 from neuromorph.sim.simulator import block_noise_source, learn
-from neuromorph.stages.preflight import preflight
+from neuromorph.stages.preflight import fanout_for, preflight
+from quantization.fit_check import check_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,7 +176,43 @@ def test_shapes_check_messages():
     imu = load_target("xylo-imu")
     with pytest.raises(ShapeFitError, match="n|hidden"):
         preflight(imu, 490, 2)
-    assert preflight(imu, 488, 2)["relay_neurons"] == 8
+    assert preflight(imu, 488, 2, fanout=57)["relay_neurons"] == 8  # dense 488 exceeds the weight total
+
+
+def test_imu_total_recurrent_weights_hand_computed():
+    # Xylo IMU holds 31,744 non-zero recurrent weights in all.  By hand, M = 2:
+    # N = 128 (direct layout): dense 128 * 128 = 16,384 fits.
+    # N = 488 (relays: 2M = 4 input relays, each reaching 488 coding neurons + itself = 4 * 489 = 1956
+    # weights; each coding neuron adds 2M = 4 targets, the output relays, as the fan-out check counts):
+    # dense 488 * (488 + 4) + 1956 = 242,052 > 31,744, over by 210,308; the largest mask
+    # K = (31,744 - 1956) // 488 - 4 = 61 - 4 = 57: 488 * 61 + 1956 = 31,724 fits, K = 58 (32,212) not.
+    imu = load_target("xylo-imu")
+    assert imu.max_recurrent_weights == 31744
+    assert all(load_target(t).max_recurrent_weights is None
+               for t in ("xylo-audio-v2", "xylo-audio-v3", "fixed-point", "float"))
+    assert preflight(imu, 128, 2) is not None
+    with pytest.raises(ShapeFitError) as e:
+        preflight(imu, 488, 2)
+    msg = str(e.value)
+    assert "242052 non-zero recurrent weights" in msg and "over by 210308" in msg and "--max-fanout 57" in msg
+    assert fanout_for(imu, 488, 2) == 57
+    preflight(imu, 488, 2, fanout=57)
+    with pytest.raises(ShapeFitError, match="32212 non-zero"):
+        preflight(imu, 488, 2, fanout=58)
+    # the element-wise check counts the integer matrix: a dense 180-neuron W_rec (32,400 > 31,744)
+    w = np.ones((180, 180), dtype=np.int64)
+    rep = check_fit(imu, 2, 180, 1, weights_rec=w)
+    v = [x for x in rep.violations if x.field == "recurrent_weights"]
+    assert len(v) == 1 and "32400 non-zero" in v[0].message and "over by 656" in v[0].message
+    w.reshape(-1)[:656] = 0  # exactly at the limit (31,744)
+    assert not [x for x in check_fit(imu, 2, 180, 1, weights_rec=w).violations if x.field == "recurrent_weights"]
+
+
+def test_speech_network_message_names_max_channels():
+    rep = check_shapes(load_target("xylo-audio-v2"), 100, 25, fanout=64)
+    assert {v.field for v in rep.violations} == {"n_inputs", "n_outputs"}
+    assert "50 input lines (± event pairs) > 16" in rep.violations[0].message
+    assert "--max-channels 8" in rep.violations[0].message
 
 
 def test_cli_fails_before_any_work(tmp_path):
