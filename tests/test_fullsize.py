@@ -238,3 +238,21 @@ def test_cli_fails_before_any_work(tmp_path):
     with pytest.raises(ShapeFitError, match="over by 136"):
         preflight(load_target("xylo-audio-v2"), 200, 2)
     assert time.perf_counter() - t0 < 0.5  # shapes only: no simulation, no mapping
+
+
+def test_relay_deployment_quantizes_and_verifies(tmp_path):
+    """Above 128 neurons on Xylo IMU the chip records 2M input relays, N coding neurons and 2M
+    output relays: quantize and verify decode the coding neurons' spikes (regression: the whole
+    hidden raster was multiplied with the N-column decoder)."""
+    from neuromorph.stages.quantize import quantize_run
+    from neuromorph.stages.verify import verify
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_network(unit_scn(136, 2), run / "network.npz")
+    write_manifest(run, "train")
+    rep = quantize_run(run, "xylo-imu", tmp_path / "q", adapt=False, test_steps=1500, warn=None)
+    assert rep["fit_check"]["ok"]
+    v = verify(tmp_path / "q", tmp_path / "v", test_steps=1500, warn=None)
+    assert v["emulator_matches_xylosim"] is True
+    assert np.isfinite(v["error_emulated_spike_decoded"]) and np.isfinite(v["rate_emulated_hz"])

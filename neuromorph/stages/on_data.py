@@ -229,6 +229,9 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
         wall += time.perf_counter() - t0
         est.append(backend.decode(q, rec))
         spikes = np.asarray(rec["Spikes"], dtype=np.float64)
+        if spikes.shape[1] != q.n_neurons:  # a relay layout: the coding neurons follow the 2M input relays
+            lo = int((q.stats.get("relays") or {}).get("n_in", 0))
+            spikes = spikes[:, lo:lo + q.n_neurons]
         r = lfilter([1.0], [1.0, -(1.0 - q.lam_chip * q.dt)], spikes, axis=0)
         est_sp.append(r @ D.T)
         counts += spikes.sum(0)
