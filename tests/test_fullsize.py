@@ -256,3 +256,54 @@ def test_relay_deployment_quantizes_and_verifies(tmp_path):
     v = verify(tmp_path / "q", tmp_path / "v", test_steps=1500, warn=None)
     assert v["emulator_matches_xylosim"] is True
     assert np.isfinite(v["error_emulated_spike_decoded"]) and np.isfinite(v["rate_emulated_hz"])
+
+
+# ------------------------------------------------------------- full-size deployments (slow)
+def _signal2(path: Path) -> Path:
+    """The 2-channel signal of the measured table in docs/your_own_data.md (60 s at 1 ms)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    np.save(path, gaussian_filter1d(np.random.default_rng(0).standard_normal((60000, 2)), 40, axis=0) * 5 + 2)
+    return path
+
+
+def _deploy(tmp_path: Path, sig: Path, target: str, n: int) -> tuple:
+    """train --target (mask from the chip's limits), quantize, verify on the held-out part: all
+    defaults, through the command line.  Returns (metrics, quantization, verify) dicts."""
+    import json
+
+    run, q, v = (tmp_path / f"{k}-{target}-{n}" for k in ("r", "q", "v"))
+    for args in (["train", "--data", sig, "--dt", "0.001", "--neurons", n, "--target", target, "--seed", 0,
+                  "--out", run, "--no-progress"], ["quantize", run, "--target", target, "--out", q],
+                 ["verify", q, "--out", v]):
+        p = subprocess.run([sys.executable, "-m", "neuromorph.cli", *map(str, args)], capture_output=True, text=True,
+                           cwd=ROOT)
+        assert p.returncode == 0, (args[0], p.stderr[-2000:])
+    return tuple(json.loads((d / f).read_text()) for d, f in ((run, "metrics.json"), (q, "quantization.json"),
+                                                               (v, "verify.json")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target, n, fan", [("xylo-audio-v2", 1000, 64), ("xylo-imu", 488, 57),
+                                            ("xylo-audio-v3", 984, None)])
+def test_full_size_deployment(tmp_path, target, n, fan):
+    # measured (docs/your_own_data.md, seed 0, 2 cores): fit, emulator == XyloSim, no clipping;
+    # emulated error 0.0029 / 0.0066 / 0.040 next to float 0.24 / 0.096 / 0.036 (the chip
+    # adaptation's 400 s of learning improves the masked networks).  Bound: emulated <= 2 x float
+    # + 0.01 (measured worst 1.13 x float, on Xylo Audio 3), and < 0.1 (it codes the signal).
+    m, q, v = _deploy(tmp_path, _signal2(tmp_path / "sig2.npy"), target, n)
+    assert m["max_fanout"] == fan
+    assert q["fit_check"]["ok"] and v["emulator_matches_xylosim"] is True
+    assert v["input_events_clipped_fraction"] <= 1e-3
+    assert v["error_emulated"] <= 2 * v["error_float"] + 0.01 and v["error_emulated"] < 0.1, v["error_emulated"]
+
+
+@pytest.mark.slow
+def test_emulated_error_falls_with_n_on_xylo_audio_2(tmp_path):
+    # measured emulated error, N = 50 / 200 / 500 (fan-out 64 above 64): 0.0094 / 0.0059 / 0.0038,
+    # each step a factor ~0.64.  One seed only (no seed spread measured): the test asks for the
+    # two-step fall to be at least 25 % (measured 59 %), and each step not to rise by > 10 %.
+    sig = _signal2(tmp_path / "sig2.npy")
+    e = [_deploy(tmp_path, sig, "xylo-audio-v2", n)[2]["error_emulated"] for n in (50, 200, 500)]
+    assert e[2] < 0.75 * e[0], e
+    assert e[1] < 1.1 * e[0] and e[2] < 1.1 * e[1], e
