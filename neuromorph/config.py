@@ -31,7 +31,7 @@ _POSITIVE = {("train", "iterations"), ("quantize", "adapt_steps"), ("verify", "t
              ("data", "dt"), ("data", "channels"), ("data", "source_seconds"),
              ("train", "neurons"), ("train", "neurons_e"), ("train", "neurons_i"), ("train", "leak"), ("train", "dt"),
              ("train", "thresholds"), ("train", "beta"), ("train", "alpha"), ("train", "lr_rec"), ("train", "lr_ff"),
-             ("train", "steps"), ("train", "seconds")}
+             ("train", "steps"), ("train", "seconds"), ("train", "max_channels")}
 _NON_NEGATIVE = {("train", "mu")}
 #: Keys whose default is null (the network kind decides): the type a value must have.
 _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
@@ -39,7 +39,7 @@ _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
              ("train", "dt"): float, ("train", "thresholds"): float, ("train", "mu"): float, ("train", "beta"): float,
              ("train", "alpha"): float, ("train", "lr_rec"): float, ("train", "lr_ff"): float,
              ("train", "steps"): int, ("train", "seconds"): float, ("train", "fanout"): int,
-             ("train", "target"): "text"}
+             ("train", "target"): "text", ("train", "max_channels"): int}
 
 
 class ConfigError(ValueError):

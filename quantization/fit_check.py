@@ -225,6 +225,20 @@ def _shape_ok(ck: _Checker, name: str, a: np.ndarray, allowed: list[tuple[int, .
     return False
 
 
+def recurrent_total_message(total: int, limit: int, n_hidden: int, *, fixed: int = 0, per_neuron: int = 0,
+                            detail: str = "") -> str:
+    """The message of a network over the target's total of non-zero recurrent weights.
+
+    ``fixed`` weights (e.g. a relay layout's) and ``per_neuron`` extra targets of each of the
+    ``n_hidden`` neurons are kept; the remedy is the fan-out K per neuron with
+    ``n_hidden · (K + per_neuron) + fixed ≤ limit``; ``detail`` says how ``total`` is made up."""
+    k = (int(limit) - int(fixed)) // max(int(n_hidden), 1) - int(per_neuron)
+    fix = "learn under a sparser mask" + (f" (train --max-fanout {k})" if k >= 1 else "")
+    return (f"recurrent_weights: {total} non-zero recurrent weights{detail} > {limit} in total "
+            f"(over by {total - limit}); "
+            f"{fix} or use fewer neurons")
+
+
 def check_fit(
     spec: HardwareSpec,
     n_inputs: int,
@@ -307,9 +321,15 @@ def check_fit(
     if weights_rec is not None:
         def rec() -> None:
             a = weights("weights_rec", weights_rec, nh, nh, True)
-            if a is None or s.max_fanout is None or a.ndim < 2:
+            if a is None or a.ndim < 2:
                 return
             nz = np.nan_to_num(a.astype(np.float64)) != 0
+            total = int(nz.sum())
+            if s.max_recurrent_weights is not None and total > s.max_recurrent_weights:
+                ck.add("recurrent_weights", None, total, s.max_recurrent_weights,
+                       recurrent_total_message(total, s.max_recurrent_weights, int(a.shape[0])))
+            if s.max_fanout is None:
+                return
             fan = nz.reshape(a.shape[0], -1).sum(axis=1)
             bad = fan > s.max_fanout
             lim = s.max_fanout

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .fit_check import FitReport, Violation
+from .fit_check import FitReport, Violation, recurrent_total_message
 from .hardware import HardwareSpec
 
 __all__ = ["check_shapes", "ShapeFitError"]
@@ -32,7 +32,8 @@ class ShapeFitError(ValueError):
 
 
 def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: Optional[int] = None,
-                 relay_neurons: int = 0, relay_fanout: int = 0, projection_relayed: bool = False) -> FitReport:
+                 relay_neurons: int = 0, relay_fanout: int = 0, projection_relayed: bool = False,
+                 relay_weights: int = 0, coding_fanout: Optional[int] = None) -> FitReport:
     """Shapes-only fit check of an N-neuron SCN coding an M-dimensional signal.
 
     Parameters
@@ -45,6 +46,14 @@ def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: 
     relay_fanout : recurrent targets the relay layout adds to each coding neuron (output relays).
     projection_relayed : the layout feeds input and reads output through relays, so the
         input/output projection limits do not apply to the coding neurons.
+    coding_fanout : the coding neurons' largest fan-out for the total-weight limit, when
+        ``fanout`` is raised to a relay's own (None: ``fanout``).
+    relay_weights : non-zero recurrent weights the relays' own rows hold (input relays: their
+        self-weight and one weight to each coding neuron), for the total-weight limit.
+
+    The total of non-zero recurrent weights (``spec.max_recurrent_weights``, Xylo IMU) is
+    bounded by ``N · (fan-out + relay_fanout) + relay_weights``: every coding neuron at the
+    largest fan-out — exact for a dense SCN, an upper bound under a mask.
 
     Returns
     -------
@@ -59,7 +68,8 @@ def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: 
 
     kmax = min(x for x in (spec.max_inputs // 2 if spec.max_inputs is not None else None, spec.max_outputs, 10 ** 9)
                if x is not None)
-    fewer = f"reduce the signal to at most {kmax} channels (e.g. its {kmax} principal components)"
+    fewer = (f"reduce the signal to at most {kmax} channels: train --max-channels {kmax} (its {kmax} "
+             f"principal components)")
     if spec.max_inputs is not None and 2 * m > spec.max_inputs:
         add("n_inputs", 2 * m, spec.max_inputs,
             f"{m} signal channels need {2 * m} input lines (± event pairs) > {spec.max_inputs} "
@@ -81,6 +91,15 @@ def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: 
         add("fanout", fan, spec.max_fanout,
             f"recurrent fan-out {fan} ({what}, self-connection counted) > {spec.max_fanout} (over by "
             f"{fan - spec.max_fanout}); learn under a sparser mask (train --max-fanout {k}) or use at most {k} neurons")
+    if spec.max_recurrent_weights is not None:
+        cfan = (fan if coding_fanout is None else int(coding_fanout) + int(relay_fanout))
+        total = n * cfan + int(relay_weights)
+        if total > spec.max_recurrent_weights:
+            add("recurrent_weights", total, spec.max_recurrent_weights,
+                recurrent_total_message(total, spec.max_recurrent_weights, n, fixed=int(relay_weights),
+                                        per_neuron=int(relay_fanout),
+                                        detail=f" ({n} neurons × fan-out {cfan}"
+                                        + (f" + {relay_weights} relay weights)" if relay_weights else ")")))
     if not projection_relayed:
         for kind, proj, size in (("input", spec.input_projection, spec.input_projection_size),
                                  ("output", spec.output_projection, spec.output_projection_size)):

@@ -93,6 +93,9 @@ class HardwareSpec:
         max_syn: synaptic states (Isyn, Isyn2, ...) per hidden neuron.
         max_fanout: max non-zero outgoing recurrent synapses of one hidden neuron, counting
             each (target neuron, synapse) pair once.
+        max_recurrent_weights: max non-zero recurrent (hidden → hidden) weights of the whole
+            network, counted as :attr:`max_fanout` counts them, summed over all hidden neurons
+            (the chip's recurrent weight memory; ``None`` = no total beyond the fan-out).
         input_projection: ``"all"`` (inputs may reach every hidden neuron) or ``"first"``
             (only the first ``input_projection_size`` hidden neurons, Xylo's IENs).
         input_projection_size: number of input-expansion neurons, ``None`` when ``"all"``.
@@ -145,6 +148,7 @@ class HardwareSpec:
     max_outputs: Optional[int]
     max_syn: Optional[int]
     max_fanout: Optional[int]
+    max_recurrent_weights: Optional[int]
     input_projection: str
     input_projection_size: Optional[int]
     output_projection: str
@@ -291,6 +295,7 @@ _FIELDS: dict[str, _Field] = {
     "max_outputs": _Field("int", 1, None, nullable="yes"),
     "max_syn": _Field("int", 1, 8, nullable="yes"),
     "max_fanout": _Field("int", 1, None, nullable="yes"),
+    "max_recurrent_weights": _Field("int", 1, None, nullable="yes"),
     "input_projection": _Field("choice", choices=("all", "first")),
     "input_projection_size": _Field("int", 1, None, nullable="str"),
     "output_projection": _Field("choice", choices=("all", "last")),

@@ -22,7 +22,8 @@ from neuromorph.quant.fakequant import evaluation_signal, operating_statistics
 from neuromorph.sim.connectivity import fanout, fanout_mask
 from neuromorph.sim.masked_learning import learn_with_fanout
 from neuromorph.sim.simulator import block_noise_source, learn
-from neuromorph.stages.preflight import preflight
+from neuromorph.stages.preflight import fanout_for, preflight
+from quantization.fit_check import check_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,7 +176,43 @@ def test_shapes_check_messages():
     imu = load_target("xylo-imu")
     with pytest.raises(ShapeFitError, match="n|hidden"):
         preflight(imu, 490, 2)
-    assert preflight(imu, 488, 2)["relay_neurons"] == 8
+    assert preflight(imu, 488, 2, fanout=57)["relay_neurons"] == 8  # dense 488 exceeds the weight total
+
+
+def test_imu_total_recurrent_weights_hand_computed():
+    # Xylo IMU holds 31,744 non-zero recurrent weights in all.  By hand, M = 2:
+    # N = 128 (direct layout): dense 128 * 128 = 16,384 fits.
+    # N = 488 (relays: 2M = 4 input relays, each reaching 488 coding neurons + itself = 4 * 489 = 1956
+    # weights; each coding neuron adds 2M = 4 targets, the output relays, as the fan-out check counts):
+    # dense 488 * (488 + 4) + 1956 = 242,052 > 31,744, over by 210,308; the largest mask
+    # K = (31,744 - 1956) // 488 - 4 = 61 - 4 = 57: 488 * 61 + 1956 = 31,724 fits, K = 58 (32,212) not.
+    imu = load_target("xylo-imu")
+    assert imu.max_recurrent_weights == 31744
+    assert all(load_target(t).max_recurrent_weights is None
+               for t in ("xylo-audio-v2", "xylo-audio-v3", "fixed-point", "float"))
+    assert preflight(imu, 128, 2) is not None
+    with pytest.raises(ShapeFitError) as e:
+        preflight(imu, 488, 2)
+    msg = str(e.value)
+    assert "242052 non-zero recurrent weights" in msg and "over by 210308" in msg and "--max-fanout 57" in msg
+    assert fanout_for(imu, 488, 2) == 57
+    preflight(imu, 488, 2, fanout=57)
+    with pytest.raises(ShapeFitError, match="32212 non-zero"):
+        preflight(imu, 488, 2, fanout=58)
+    # the element-wise check counts the integer matrix: a dense 180-neuron W_rec (32,400 > 31,744)
+    w = np.ones((180, 180), dtype=np.int64)
+    rep = check_fit(imu, 2, 180, 1, weights_rec=w)
+    v = [x for x in rep.violations if x.field == "recurrent_weights"]
+    assert len(v) == 1 and "32400 non-zero" in v[0].message and "over by 656" in v[0].message
+    w.reshape(-1)[:656] = 0  # exactly at the limit (31,744)
+    assert not [x for x in check_fit(imu, 2, 180, 1, weights_rec=w).violations if x.field == "recurrent_weights"]
+
+
+def test_speech_network_message_names_max_channels():
+    rep = check_shapes(load_target("xylo-audio-v2"), 100, 25, fanout=64)
+    assert {v.field for v in rep.violations} == {"n_inputs", "n_outputs"}
+    assert "50 input lines (± event pairs) > 16" in rep.violations[0].message
+    assert "--max-channels 8" in rep.violations[0].message
 
 
 def test_cli_fails_before_any_work(tmp_path):
@@ -201,3 +238,72 @@ def test_cli_fails_before_any_work(tmp_path):
     with pytest.raises(ShapeFitError, match="over by 136"):
         preflight(load_target("xylo-audio-v2"), 200, 2)
     assert time.perf_counter() - t0 < 0.5  # shapes only: no simulation, no mapping
+
+
+def test_relay_deployment_quantizes_and_verifies(tmp_path):
+    """Above 128 neurons on Xylo IMU the chip records 2M input relays, N coding neurons and 2M
+    output relays: quantize and verify decode the coding neurons' spikes (regression: the whole
+    hidden raster was multiplied with the N-column decoder)."""
+    from neuromorph.stages.quantize import quantize_run
+    from neuromorph.stages.verify import verify
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_network(unit_scn(136, 2), run / "network.npz")
+    write_manifest(run, "train")
+    rep = quantize_run(run, "xylo-imu", tmp_path / "q", adapt=False, test_steps=1500, warn=None)
+    assert rep["fit_check"]["ok"]
+    v = verify(tmp_path / "q", tmp_path / "v", test_steps=1500, warn=None)
+    assert v["emulator_matches_xylosim"] is True
+    assert np.isfinite(v["error_emulated_spike_decoded"]) and np.isfinite(v["rate_emulated_hz"])
+
+
+# ------------------------------------------------------------- full-size deployments (slow)
+def _signal2(path: Path) -> Path:
+    """The 2-channel signal of the measured table in docs/your_own_data.md (60 s at 1 ms)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    np.save(path, gaussian_filter1d(np.random.default_rng(0).standard_normal((60000, 2)), 40, axis=0) * 5 + 2)
+    return path
+
+
+def _deploy(tmp_path: Path, sig: Path, target: str, n: int) -> tuple:
+    """train --target (mask from the chip's limits), quantize, verify on the held-out part: all
+    defaults, through the command line.  Returns (metrics, quantization, verify) dicts."""
+    import json
+
+    run, q, v = (tmp_path / f"{k}-{target}-{n}" for k in ("r", "q", "v"))
+    for args in (["train", "--data", sig, "--dt", "0.001", "--neurons", n, "--target", target, "--seed", 0,
+                  "--out", run, "--no-progress"], ["quantize", run, "--target", target, "--out", q],
+                 ["verify", q, "--out", v]):
+        p = subprocess.run([sys.executable, "-m", "neuromorph.cli", *map(str, args)], capture_output=True, text=True,
+                           cwd=ROOT)
+        assert p.returncode == 0, (args[0], p.stderr[-2000:])
+    return tuple(json.loads((d / f).read_text()) for d, f in ((run, "metrics.json"), (q, "quantization.json"),
+                                                               (v, "verify.json")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target, n, fan", [("xylo-audio-v2", 1000, 64), ("xylo-imu", 488, 57),
+                                            ("xylo-audio-v3", 984, None)])
+def test_full_size_deployment(tmp_path, target, n, fan):
+    # measured (docs/your_own_data.md, seed 0, 2 cores): fit, emulator == XyloSim, no clipping;
+    # emulated error 0.0029 / 0.0066 / 0.040 next to float 0.24 / 0.096 / 0.036 (the chip
+    # adaptation's 400 s of learning improves the masked networks).  Bound: emulated <= 2 x float
+    # + 0.01 (measured worst 1.13 x float, on Xylo Audio 3), and < 0.1 (it codes the signal).
+    m, q, v = _deploy(tmp_path, _signal2(tmp_path / "sig2.npy"), target, n)
+    assert m["max_fanout"] == fan
+    assert q["fit_check"]["ok"] and v["emulator_matches_xylosim"] is True
+    assert v["input_events_clipped_fraction"] <= 1e-3
+    assert v["error_emulated"] <= 2 * v["error_float"] + 0.01 and v["error_emulated"] < 0.1, v["error_emulated"]
+
+
+@pytest.mark.slow
+def test_emulated_error_falls_with_n_on_xylo_audio_2(tmp_path):
+    # measured emulated error, N = 50 / 200 / 500 (fan-out 64 above 64): 0.0094 / 0.0059 / 0.0038,
+    # each step a factor ~0.64.  One seed only (no seed spread measured): the test asks for the
+    # two-step fall to be at least 25 % (measured 59 %), and each step not to rise by > 10 %.
+    sig = _signal2(tmp_path / "sig2.npy")
+    e = [_deploy(tmp_path, sig, "xylo-audio-v2", n)[2]["error_emulated"] for n in (50, 200, 500)]
+    assert e[2] < 0.75 * e[0], e
+    assert e[1] < 1.1 * e[0] and e[2] < 1.1 * e[1], e

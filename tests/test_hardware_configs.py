@@ -34,13 +34,13 @@ BUILTINS = ["fixed-point", "float", "xylo-audio-v2", "xylo-audio-v3", "xylo-imu"
 # Facts of the chips (rockpool 3.1.0 mappers/docs; docs/xylo_integer_update.md).
 CHIPS = {
     "xylo-audio-v2": dict(part_number="SYNS61201", rockpool_module="syns61201", max_hidden=1000,
-                          max_outputs=8, max_syn=2, max_fanout=64, input_projection="all",
+                          max_outputs=8, max_syn=2, max_fanout=64, max_recurrent_weights=None, input_projection="all",
                           input_projection_size=None, output_projection="all", output_projection_size=None),
     "xylo-audio-v3": dict(part_number="SYNS65302", rockpool_module="syns65302", max_hidden=992,
-                          max_outputs=16, max_syn=2, max_fanout=1024, input_projection="first",
+                          max_outputs=16, max_syn=2, max_fanout=1024, max_recurrent_weights=None, input_projection="first",
                           input_projection_size=128, output_projection="last", output_projection_size=128),
     "xylo-imu": dict(part_number="SYNS63300", rockpool_module="syns63300", max_hidden=496,
-                     max_outputs=16, max_syn=1, max_fanout=512, input_projection="first",
+                     max_outputs=16, max_syn=1, max_fanout=512, max_recurrent_weights=31744, input_projection="first",
                      input_projection_size=128, output_projection="last", output_projection_size=128),
 }
 COMMON = dict(max_inputs=16, weight_bits=8, weight_signed=True, max_weight_shift=7, state_bits=16,

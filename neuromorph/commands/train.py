@@ -25,7 +25,8 @@ signal; it is the input of 'neuromorph quantize'. Guide: docs/your_own_data.md."
 FLAG_KEYS = {"data": "data.file", "dt": "data.dt", "test_fraction": "data.test_fraction",
              "network": "train.network", "neurons": "train.neurons", "neurons_e": "train.neurons_e",
              "neurons_i": "train.neurons_i", "steps": "train.steps", "seconds": "train.seconds", "max_fanout": "train.fanout",
-             "target": "train.target", "seed": "seed"}
+             "target": "train.target", "seed": "seed",
+             "max_channels": "train.max_channels"}
 
 
 def add_arguments(p) -> None:
@@ -51,6 +52,9 @@ def add_arguments(p) -> None:
     p.add_argument("--target", metavar="NAME_OR_YAML",
                    help="train for this chip: check that the network's shapes fit it before any work "
                         "(exit 2 with the failing limit otherwise) and learn under its fan-out limit [train.target]")
+    p.add_argument("--max-channels", type=int, metavar="K",
+                   help="code the signal's first K principal components (fitted on the training part); verify "
+                        "decodes back to the M original channels [train.max_channels]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

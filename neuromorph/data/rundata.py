@@ -7,7 +7,12 @@ units and — through the stored :class:`Scaling` — in the data's own units.
 File layout (NumPy ``.npz``, no pickles): ``x_train`` (trials, T₁, M) and ``x_test``
 (trials, T₂, M) in *network* units, ``offset`` and ``scale`` (M,) with
 ``x_data = x_net · scale + offset``, ``dt`` (s), and ``__meta__`` (JSON: format version, source,
-channel names, split, how dt was known, resampling).
+channel names, split, how dt was known, resampling).  A run on its signal's first K principal
+components (``train --max-channels K``, :mod:`neuromorph.data.pca`) adds ``pca_components``
+(K, M), ``pca_mean`` (M,), ``pca_explained_variance`` (K,), ``pca_total_variance`` and
+``x_test_original`` (trials, T₂, M: the held-out part in the data's units and channels); the
+``x_*`` arrays and the scaling are then those of the K scores, and ``__meta__`` adds
+``pca_channels`` (the M original names).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Optional, Union
 import numpy as np
 
 from neuromorph.artifacts import atomic_write
+from neuromorph.data.pca import PCA, ProjectedScaling, fit_pca, load_pca, pca_arrays, project_signal
 from neuromorph.data.signal import OPERATING_STD, DataError, Scaling, Signal, fit_scaling, resample, split_signal
 
 RUN_DATA_FILE = "data.npz"
@@ -39,6 +45,11 @@ class RunData:
     split : str
         ``"trials"`` or ``"time"`` (see :func:`neuromorph.data.signal.split_signal`).
     test_fraction : float
+    pca : PCA or None
+        The components the signal was projected on (``train --max-channels``); ``train``,
+        ``test`` and ``scaling`` are then those of the K scores.
+    test_original : ndarray (trials, T₂, M) or None
+        With ``pca``: the held-out part in the data's units and original channels.
     """
 
     train: Signal
@@ -47,6 +58,14 @@ class RunData:
     split: str = "time"
     test_fraction: float = 0.2
     meta: dict = field(default_factory=dict)
+    pca: Optional[PCA] = None
+    test_original: Optional[np.ndarray] = None
+
+    @property
+    def data_scaling(self):
+        """Network units → the data's units and channels: :attr:`scaling`, or with a PCA the
+        :class:`~neuromorph.data.pca.ProjectedScaling` back to the M original channels."""
+        return self.scaling if self.pca is None else ProjectedScaling(self.scaling, self.pca)
 
     @property
     def dt(self) -> float:
@@ -62,17 +81,23 @@ class RunData:
 
 
 def prepare_run_data(sig: Signal, dt: float, *, test_fraction: float = 0.2, center: bool = True,
-                     target_std: float = OPERATING_STD) -> RunData:
+                     target_std: float = OPERATING_STD, max_channels: Optional[int] = None) -> RunData:
     """Resample ``sig`` to the network step ``dt``, hold out the last ``test_fraction`` and
     scale both parts with the scaling fitted on the training part only (so the held-out error
-    is an honest estimate)."""
+    is an honest estimate).  With ``max_channels`` K, both parts are first replaced by their
+    scores on the training part's first K principal components (:mod:`neuromorph.data.pca`)."""
     r = resample(sig, dt)
     train, test, how = split_signal(r, test_fraction)
+    pca = original = None
+    if max_channels is not None:
+        pca = fit_pca(train.x.reshape(-1, train.n_channels), max_channels, train.channels, sig.source)
+        original = test.x
+        train, test = project_signal(train, pca), project_signal(test, pca)
     sc = fit_scaling(train, target_std, center)
     meta = {"dt_source": sig.dt_source, "data_dt": sig.dt, "center": bool(center), "target_std": float(target_std),
             **sig.meta}
     return RunData(train.with_x(sc.to_network(train.x)), test.with_x(sc.to_network(test.x)), sc, how,
-                   float(test_fraction), meta)
+                   float(test_fraction), meta, pca, original)
 
 
 def save_run_data(path: Union[str, Path], rd: RunData) -> Path:
@@ -83,7 +108,11 @@ def save_run_data(path: Union[str, Path], rd: RunData) -> Path:
     meta = {"format_version": RUN_DATA_FORMAT, "source": rd.source, "channels": list(rd.train.channels),
             "split": rd.split, "test_fraction": rd.test_fraction, **rd.meta}
     arrays = {"x_train": rd.train.x, "x_test": rd.test.x, "offset": rd.scaling.offset, "scale": rd.scaling.scale,
-              "dt": np.float64(rd.dt), "__meta__": np.array(json.dumps(meta, default=str))}
+              "dt": np.float64(rd.dt)}
+    if rd.pca is not None:
+        meta["pca_channels"] = list(rd.pca.channels)
+        arrays.update(pca_arrays(rd.pca), x_test_original=rd.test_original)
+    arrays["__meta__"] = np.array(json.dumps(meta, default=str))
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
@@ -123,6 +152,8 @@ def load_run_data(path: Union[str, Path], required: bool = False) -> Optional[Ru
             train = Signal(z["x_train"], dt, source=src, channels=chans, dt_source="file")
             test = Signal(z["x_test"], dt, source=src, channels=chans, dt_source="file")
             sc = Scaling(z["offset"], z["scale"])
+            pca = load_pca({k: z[k] for k in z.files if k.startswith("pca_")}, meta.get("pca_channels") or ())
+            original = z["x_test_original"] if pca is not None else None
     except DataError:
         raise
     except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
@@ -130,5 +161,11 @@ def load_run_data(path: Union[str, Path], required: bool = False) -> Optional[Ru
     if not (train.n_channels == test.n_channels == sc.offset.size):
         raise DataError(f"{p}: channel counts disagree (train {train.n_channels}, test {test.n_channels}, "
                         f"scaling {sc.offset.size})")
-    rest = {k: v for k, v in meta.items() if k not in ("format_version", "source", "channels", "split", "test_fraction")}
-    return RunData(train, test, sc, str(meta.get("split", "time")), float(meta.get("test_fraction", 0.2)), rest)
+    if pca is not None and (pca.k != sc.offset.size or original is None or original.shape[:2] != test.x.shape[:2]
+                            or original.shape[2] != pca.m):
+        raise DataError(f"{p}: PCA arrays disagree with the data ({pca.k} components, {sc.offset.size} channels, "
+                        f"held-out original {None if original is None else original.shape})")
+    rest = {k: v for k, v in meta.items()
+            if k not in ("format_version", "source", "channels", "split", "test_fraction", "pca_channels")}
+    return RunData(train, test, sc, str(meta.get("split", "time")), float(meta.get("test_fraction", 0.2)), rest,
+                   pca, None if original is None else np.asarray(original, dtype=np.float64))

@@ -126,5 +126,7 @@ def decode_recordings(chip: Chip, recordings: list, meta: Optional[dict]) -> tup
     if meta.get("trials") != len(recordings):
         raise ValueError(f"the raster has {len(recordings)} trial(s), its description says {meta.get('trials')}")
     sc = Scaling(np.asarray(meta["scaling"]["offset"]), np.asarray(meta["scaling"]["scale"]))
+    if getattr(chip.scaling, "pca", None) is not None:
+        sc = chip.scaling  # a PCA run: the scores' scaling (as recorded) and back to the M channels
     out = to_user_grid(y, q.dt, float(meta["dt_file_s"]), int(meta["file_steps"]), sc)
     return (out[0] if meta.get("two_d") else out), f"the rows of {meta['source']} ({meta['dt_file_s']:g} s)"

@@ -111,7 +111,7 @@ def qdir_scaling(qdir: Union[str, Path]) -> Optional[Scaling]:
     qdir = Path(qdir)
     rd = load_run_data(qdir)
     if rd is not None:
-        return rd.scaling
+        return rd.data_scaling  # a PCA run: back to the M original channels
     p = qdir / "quantization.json"
     if p.is_file():
         sc = json.loads(p.read_text()).get("scaling")
@@ -128,6 +128,18 @@ def signal_from_arrays(x_net: np.ndarray, dt: float, scaling: Scaling, source: s
                       channels=tuple(channels) or tuple(f"x{i + 1}" for i in range(x.shape[2])))
 
 
+def held_out_signal(rd) -> UserSignal:
+    """A run's held-out split (:class:`~neuromorph.data.RunData`), in the user's channels: for a
+    run on K principal components the reference is the original M-channel held-out signal and
+    estimates go back through the components (:class:`~neuromorph.data.pca.ProjectedScaling`)."""
+    src = "held-out split of the run (data.npz)"
+    if rd.pca is None:
+        return signal_from_arrays(rd.test.x, rd.dt, rd.scaling, src, rd.test.channels)
+    x = as_trials(rd.test.x)
+    return UserSignal(x, as_trials(rd.test_original), rd.dt, rd.dt, rd.data_scaling, src,
+                      two_d=np.ndim(rd.test.x) == 2 or x.shape[0] == 1, channels=tuple(rd.pca.channels))
+
+
 def signal_from_file(path: Union[str, Path], dt_net: float, n_channels: int, scaling: Optional[Scaling], *,
                      dt: Optional[float] = None) -> UserSignal:
     """Load a data file (``load_signal``), scale it with the run's ``scaling`` (fitted on the file
@@ -139,15 +151,17 @@ def signal_from_file(path: Union[str, Path], dt_net: float, n_channels: int, sca
         Unreadable file, or a channel count other than the network's ``n_channels``.
     """
     sig = load_signal(path, dt=dt, default_dt=dt_net)
-    if sig.n_channels != n_channels:
-        raise DataError(f"{Path(path).name} has {sig.n_channels} channel(s); the network codes {n_channels}")
+    want = getattr(scaling, "n_data_channels", n_channels)  # a PCA run: the M channels it was fitted on
+    if sig.n_channels != want:
+        pcs = f" (its {n_channels} principal components)" if want != n_channels else ""
+        raise DataError(f"{Path(path).name} has {sig.n_channels} channel(s); the network codes {want}{pcs}")
     notes = {"dt_source": sig.dt_source}
     if scaling is None:
         scaling = fit_scaling(sig)
         notes["scaling"] = "fitted on this file (the run kept no data scaling)"
     else:
         notes["scaling"] = "the run's"
-    x_net = resample(sig.with_x(scaling.to_network(sig.x)), dt_net).x
+    x_net = resample(sig.with_x(scaling.to_network(sig.x), channels=()), dt_net).x
     two_d = _file_ndim(Path(path), sig) <= 2
     return UserSignal(x_net, sig.x, float(dt_net), sig.dt, scaling, Path(path).name, two_d=two_d,
                       channels=sig.channels, notes=notes)
@@ -215,6 +229,9 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
         wall += time.perf_counter() - t0
         est.append(backend.decode(q, rec))
         spikes = np.asarray(rec["Spikes"], dtype=np.float64)
+        if spikes.shape[1] != q.n_neurons:  # a relay layout: the coding neurons follow the 2M input relays
+            lo = int((q.stats.get("relays") or {}).get("n_in", 0))
+            spikes = spikes[:, lo:lo + q.n_neurons]
         r = lfilter([1.0], [1.0, -(1.0 - q.lam_chip * q.dt)], spikes, axis=0)
         est_sp.append(r @ D.T)
         counts += spikes.sum(0)
@@ -260,13 +277,13 @@ def compare_with_reference(reference, raster: np.ndarray, emulated: dict) -> dic
 
 def user_error(sig: UserSignal, y_user: np.ndarray) -> float:
     """Normalised error of an estimate in the user's layout against ``sig.reference``."""
-    M = sig.n_channels
+    M = sig.reference.shape[-1]  # the user's channels (a PCA run codes fewer)
     return normalized_error(sig.reference.reshape(-1, M), np.asarray(y_user).reshape(-1, M))
 
 
 def channel_errors(sig: UserSignal, estimates: dict) -> list:
     """Per channel and model: normalised error (Var(x − x̂)/Var(x)) and RMSE in data units."""
-    M = sig.n_channels
+    M = sig.reference.shape[-1]
     ref = sig.reference.reshape(-1, M)
     out = []
     for m in range(M):

@@ -44,18 +44,33 @@ def preflight(target: HardwareSpec, n_neurons: int, n_signals: int, fanout: Opti
     # an input relay reaches every coding neuron (and itself): it can be the binding fan-out
     own = lay["relay_own_fanout"] - lay["relay_fanout"]
     rep = check_shapes(target, n_neurons, n_signals, fanout=max(fan, own), relay_neurons=lay["relay_neurons"],
-                       relay_fanout=lay["relay_fanout"], projection_relayed=lay["projection_relayed"])
+                       relay_fanout=lay["relay_fanout"], projection_relayed=lay["projection_relayed"],
+                       relay_weights=relay_weights(lay, n_signals), coding_fanout=fan)
     if not rep.ok:
         raise ShapeFitError(rep)
     return lay
 
 
+def relay_weights(lay: dict, n_signals: int) -> int:
+    """Non-zero recurrent weights in the input relays' rows of a layout: 2M relays, each with
+    ``relay_own_fanout`` targets (every coding neuron and itself); 0 without input relays."""
+    return 2 * int(n_signals) * int(lay["relay_own_fanout"]) if lay["relay_own_fanout"] else 0
+
+
 def fanout_for(target: HardwareSpec, n_neurons: int, n_signals: int) -> Optional[int]:
-    """The fan-out to learn under for ``target`` (None = dense fits)."""
-    if target.max_fanout is None:
+    """The fan-out to learn under for ``target`` (None = dense fits): the per-neuron limit
+    less the relays' targets, and, on a target with a total of recurrent weights (Xylo IMU),
+    the largest K with ``N · (K + relay targets) + relay weights ≤ total``."""
+    if target.max_fanout is None and target.max_recurrent_weights is None:
         return None
     lay = layout(target, n_neurons, n_signals)
-    k = int(target.max_fanout) - lay["relay_fanout"]
+    ks = []
+    if target.max_fanout is not None:
+        ks.append(int(target.max_fanout) - lay["relay_fanout"])
+    if target.max_recurrent_weights is not None:
+        ks.append((int(target.max_recurrent_weights) - relay_weights(lay, n_signals)) // max(n_neurons, 1)
+                  - lay["relay_fanout"])
+    k = min(ks)
     return k if k < n_neurons else None
 
 

@@ -29,7 +29,8 @@ FIG2_NEURONS = 20
 
 _FLAGS = {"train.neurons": "--neurons", "train.neurons_e": "--neurons-e", "train.neurons_i": "--neurons-i",
           "train.steps": "--steps", "train.seconds": "--seconds", "train.network": "--network",
-          "data.file": "--data", "data.dt": "--dt", "data.test_fraction": "--test-fraction"}
+          "data.file": "--data", "data.dt": "--dt", "data.test_fraction": "--test-fraction",
+          "train.max_channels": "--max-channels"}
 
 
 def key(name: str) -> str:
@@ -56,6 +57,7 @@ class TrainPlan:
     n_steps : learning steps; iterations : fig2 blocks (0 otherwise).
     file, data_dt, source, source_seconds, test_fraction, center : the data keys.
     seed : master seed.
+    max_channels : code the signal's first K principal components (None: all channels).
     """
 
     protocol: str
@@ -77,6 +79,7 @@ class TrainPlan:
     test_fraction: float
     center: bool
     seed: int
+    max_channels: Optional[int] = None
 
     @property
     def dt(self) -> float:
@@ -136,6 +139,16 @@ def plan_training(cfg: dict) -> TrainPlan:
                  f"white-noise, sine-cosine or correlated-gaussian (the fig2 protocol trains an SCN)")
     if not has_file and d["source"] == "sine-cosine" and d["channels"] != 2:
         fail(f"data.source sine-cosine has 2 channels, data.channels asks for {d['channels']}")
+    kmax = t.get("max_channels")
+    if kmax is not None:
+        if protocol == "fig2":
+            fail(f"{key('train.max_channels')} projects a signal onto its principal components; the fig2 protocol "
+                 f"codes 2 fresh noise signals (give {key('data.file')} or a data.source)")
+        if net == "ei":
+            fail(f"{key('train.max_channels')} applies to an SCN (train.network = scn); an EI network codes the "
+                 f"signal's channels as they are (reduce them before training)")
+        if not has_file and kmax > int(d["channels"]):
+            fail(f"{key('train.max_channels')} = {kmax} > data.channels = {d['channels']} of the built-in signal")
     if given("train.iterations") and protocol != "fig2":
         fail(f"train.iterations is the fig2 protocol's length; a signal's is {key('train.steps')} or "
              f"{key('train.seconds')}")
@@ -223,4 +236,5 @@ def plan_training(cfg: dict) -> TrainPlan:
                      params=params, ei_rules=ei_rules, learn=learn, n_steps=n_steps, iterations=iterations,
                      file=d["file"], data_dt=None if d["dt"] is None else float(d["dt"]), source=d["source"],
                      source_seconds=float(d["source_seconds"]), test_fraction=float(d["test_fraction"]),
-                     center=bool(d["center"]), seed=int(cfg["seed"]))
+                     center=bool(d["center"]), seed=int(cfg["seed"]),
+                     max_channels=None if kmax is None else int(kmax))

@@ -194,7 +194,8 @@ def learn_on(net0: Network, plan: TrainPlan, rd: RunData, progress: bool = True,
 def run_data(plan: TrainPlan, sig: Signal) -> RunData:
     """Resample, split and scale ``sig`` for the plan's network (operating range of its kind)."""
     std = OPERATING_STD_EI if plan.network == "ei" else OPERATING_STD
-    return prepare_run_data(sig, plan.dt, test_fraction=plan.test_fraction, center=plan.center, target_std=std)
+    return prepare_run_data(sig, plan.dt, test_fraction=plan.test_fraction, center=plan.center, target_std=std,
+                            max_channels=plan.max_channels)
 
 
 def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = True,
@@ -257,5 +258,21 @@ def train_on_signal(out: Path, plan: TrainPlan, rd: RunData, progress: bool = Tr
         m.update(weight_distance_before=weight_distance(first.Omega, predicted_recurrent(first.F)),
                  weight_distance=weight_distance(final.Omega, predicted_recurrent(final.F)),
                  parameters={"n_neurons": plan.n_neurons, "n_inputs": rd.n_channels, "learn": list(plan.learn), **p})
+    if rd.pca is not None:
+        m["data"]["pca"] = pca_metrics(rd, before["x_hat"], after["x_hat"])
     m["wall_seconds"] = time.perf_counter() - t0
     return m
+
+
+def pca_metrics(rd: RunData, x_hat_before: np.ndarray, x_hat_after: np.ndarray) -> dict:
+    """A run on K principal components, back in the M original channels: the components'
+    share of the variance, and the held-out normalised error of the reconstruction
+    (estimate → data units → M channels) against the original held-out signal, before and
+    after learning, next to the floor that K components allow (``error_before``/``error_after``
+    of the metrics are those of the K scores, in network units)."""
+    x = rd.test_original.reshape(-1, rd.pca.m)  # the data samples of play_once, in order
+    back = rd.data_scaling.to_data
+    floor = rd.pca.reconstruct(rd.pca.project(x))
+    return {**rd.pca.to_dict(), "error_floor": normalized_error(x, floor),
+            "error_before_channels": normalized_error(x, back(x_hat_before)),
+            "error_after_channels": normalized_error(x, back(x_hat_after))}

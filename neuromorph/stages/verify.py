@@ -25,7 +25,8 @@ from neuromorph.network import load_network
 from neuromorph.quant.calibration import WARN_CLIPPING
 from neuromorph.quant.fakequant import QDIR_NETWORK, evaluation_signal, fake_quant_network, load_quantized
 from neuromorph.sim.simulator import chip_options
-from neuromorph.stages.on_data import (UserSignal, channel_errors, compare_with_reference, input_clipping,  # noqa: F401
+from neuromorph.stages.on_data import (UserSignal, channel_errors, compare_with_reference, held_out_signal,  # noqa: F401
+                                       input_clipping,
                                        qdir_scaling, run_emulated, run_float, signal_from_arrays, signal_from_file, user_error,
                                        warn_stderr)
 
@@ -38,8 +39,7 @@ def test_signal(qdir: Path, ref, data: Optional[Union[str, Path]] = None, *, dt:
         return signal_from_file(data, ref.dt, ref.n_inputs, qdir_scaling(qdir), dt=dt)
     rd = load_run_data(qdir)
     if rd is not None:
-        return signal_from_arrays(rd.test.x, rd.dt, rd.scaling, "held-out split of the run (data.npz)",
-                                  rd.test.channels)
+        return held_out_signal(rd)  # a PCA run: the M original channels
     _, x = evaluation_signal(ref.n_inputs, test_steps, seed, ref.lam, ref.dt)
     return signal_from_arrays(x, ref.dt, Scaling.identity(ref.n_inputs), "built-in white noise")
 
@@ -133,6 +133,13 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     if deployable is not None:
         res["errors_network_units"]["emulated"] = normalized_error(sig.x.reshape(-1, sig.n_channels),
                                                                    em["x_hat"].reshape(-1, sig.n_channels))
+    if getattr(sig.scaling, "pca", None) is not None:  # K principal components: what coding them costs
+        from neuromorph.data.pca import pca_report
+
+        nets = {"float": runs["float"]["x_hat"], "fake_quant": runs[fq_key]["x_hat"]}
+        if deployable is not None:
+            nets["emulated"] = em["x_hat"]
+        res["pca"] = pca_report(sig.scaling, sig.x, nets, sig.reference)
     res["provenance"] = provenance(seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     _write_arrays(out, sig, decoded)
@@ -207,6 +214,13 @@ def verify_markdown(res: dict) -> str:
              f"| fake-quant, chip dynamics (no arbiter, bit-shift synapses) | {f(res['error_fake_quant_chip_dynamics'])} | |",
              f"| emulated chip (output-neuron read-out) | {f(res.get('error_emulated'))} | {f(res.get('rate_emulated_hz'))} |",
              f"| emulated chip (spikes decoded off-chip) | {f(res.get('error_emulated_spike_decoded'))} | |", ""]
+    if "pca" in res:
+        pc = res["pca"]
+        lines += [f"The network codes the signal's first {pc['k']} principal components ({pc['variance_explained']:.2%} "
+                  f"of the training variance); the errors above are of the {pc['m']} original channels, whose "
+                  f"best rank-{pc['k']} reconstruction already has error {f(pc['error_floor'])}. Errors of the "
+                  f"{pc['k']} scores: float {f(pc['error_float_pc'])}, fake-quant {f(pc['error_fake_quant_pc'])}, "
+                  f"emulated {f(pc.get('error_emulated_pc'))}.", ""]
     if "input_events_clipped_fraction" in res:
         lines += [f"Input events held back by the per-step limit: {res['input_events_clipped_fraction']:.3%}.", ""]
     keys = [k for k in ("float", "fake_quant", "emulated") if f"error_{k}" in res["channels"][0]]
