@@ -25,7 +25,8 @@ signal; it is the input of 'neuromorph quantize'. Guide: docs/your_own_data.md."
 FLAG_KEYS = {"data": "data.file", "dt": "data.dt", "test_fraction": "data.test_fraction",
              "network": "train.network", "neurons": "train.neurons", "neurons_e": "train.neurons_e",
              "neurons_i": "train.neurons_i", "steps": "train.steps", "seconds": "train.seconds", "max_fanout": "train.fanout",
-             "target": "train.target", "seed": "seed"}
+             "target": "train.target", "seed": "seed",
+             "frontend": "data.frontend"}
 
 
 def add_arguments(p) -> None:
@@ -51,6 +52,10 @@ def add_arguments(p) -> None:
     p.add_argument("--target", metavar="NAME_OR_YAML",
                    help="train for this chip: check that the network's shapes fit it before any work "
                         "(exit 2 with the failing limit otherwise) and learn under its fan-out limit [train.target]")
+    p.add_argument("--frontend", metavar="DEVICE",
+                   help="a .wav FILE goes through this chip's audio front-end (xylo-audio-v2): the network "
+                        "learns its 16 event channels (as 8 bands) and the deployed chip takes the events "
+                        "directly [data.frontend]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

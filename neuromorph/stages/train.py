@@ -233,6 +233,14 @@ def prepare_training(cfg: dict) -> PreparedTraining:
     plan = plan_training(cfg)
     if plan.protocol == "fig2":
         return PreparedTraining(plan)
+    fe = cfg["data"].get("frontend")
+    if fe is not None:  # sound through a chip's audio front-end (neuromorph/stages/frontend.py)
+        from neuromorph.stages.frontend import check_frontend_request, frontend_run_data
+
+        check_frontend_request(str(fe), plan.file, plan.network, cfg["train"].get("target"))
+        rd, _ = frontend_run_data(str(fe), plan.file, dt=plan.dt, lam=plan.params.lam,
+                                  test_fraction=plan.test_fraction, seed=plan.seed, data_dt=plan.data_dt)
+        return PreparedTraining(plan, rd)
     if plan.file is not None:
         sig = load_signal(plan.file, dt=plan.data_dt, default_dt=plan.dt)
     else:
@@ -294,6 +302,8 @@ def run_train(cfg: dict, out: Path, progress: bool = True, prepared: Optional[Pr
                                     max_fanout=fan)
         else:
             metrics = train_on_signal(staging, plan, prep.data, progress, max_fanout=fan)
+        if prep.data is not None and prep.data.meta.get("frontend"):
+            metrics["data"]["frontend"] = prep.data.meta["frontend"]
         metrics["config"] = cfg
         metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
         write_json(staging / "metrics.json", metrics)

@@ -143,6 +143,21 @@ def relay_fit(q: QuantizedSCN, target: HardwareSpec, plan) -> FitReport:
                      taus=np.array([1.0 / q.lam]), dt=q.dt)
 
 
+def frontend_fit(q: QuantizedSCN, target: HardwareSpec) -> FitReport:
+    """Fit check of a network driven by an audio front-end: the AFE's 16 event channels are 16
+    chip inputs (unsigned, ``deploy.spec_from_quantized``), N hidden neurons, M band outputs."""
+    from quantization.fit_check import check_fit
+
+    from neuromorph.backends.xylo.deploy import frontend_input_weights
+
+    n, m = q.n_neurons, q.n_inputs
+    w_in = frontend_input_weights(q)
+    return check_fit(target, w_in.shape[0], n, m, weights_in=w_in, weights_rec=q.w_rec.T, weights_out=q.w_out.T,
+                     thresholds=q.threshold, dash_mem=np.full(n, q.dash_mem), dash_syn=np.full(n, q.dash_syn),
+                     n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
+                     taus=np.array([1.0 / q.lam]), dt=q.dt)
+
+
 def _plan_possible(q: QuantizedSCN, target: HardwareSpec) -> bool:
     """Relays only when the hidden-neuron count allows them (else the direct check reports N)."""
     from neuromorph.backends.xylo.relays import relay_count
