@@ -26,7 +26,7 @@ FLAG_KEYS = {"data": "data.file", "dt": "data.dt", "test_fraction": "data.test_f
              "network": "train.network", "neurons": "train.neurons", "neurons_e": "train.neurons_e",
              "neurons_i": "train.neurons_i", "steps": "train.steps", "seconds": "train.seconds", "max_fanout": "train.fanout",
              "target": "train.target", "seed": "seed",
-             "frontend": "data.frontend"}
+             "frontend": "data.frontend", "frontend_noise": "data.frontend_noise"}
 
 
 def add_arguments(p) -> None:
@@ -56,6 +56,9 @@ def add_arguments(p) -> None:
                    help="a .wav FILE goes through this chip's audio front-end (xylo-audio-v2): the network "
                         "learns its 16 event channels (as 8 bands) and the deployed chip takes the events "
                         "directly [data.frontend]")
+    p.add_argument("--frontend-ideal", dest="frontend_noise", action="store_const", const=False,
+                   help="simulate the front-end without its analog noise, offsets and mismatch (about 5x "
+                        "faster) [data.frontend_noise = false]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

@@ -59,7 +59,7 @@ def check_frontend_request(name: str, file: Optional[str], network: str, target:
 
 
 def frontend_run_data(name: str, path: Union[str, Path], *, dt: float, lam: float, test_fraction: float,
-                      seed: int, data_dt: Optional[float] = None) -> tuple:
+                      seed: int, data_dt: Optional[float] = None, noise: bool = True) -> tuple:
     """Sound file → the run data a network learns from the front-end's events.
 
     Returns
@@ -73,7 +73,7 @@ def frontend_run_data(name: str, path: Union[str, Path], *, dt: float, lam: floa
         raise DataError(f"{sig.source}: the front-end takes one microphone channel; the file has "
                         f"{sig.n_channels} channels (mix it to mono first)")
     fs = 1.0 / sig.dt
-    res = afe.afe_events(sig.x[0, :, 0], fs, dt, seed=derive_seed(seed, AFE_SEED_STREAM))
+    res = afe.afe_events(sig.x[0, :, 0], fs, dt, seed=derive_seed(seed, AFE_SEED_STREAM), noise=noise)
     ev = res["events"]
     n_test = int(round(ev.shape[0] * float(test_fraction)))
     n_train = ev.shape[0] - n_test
@@ -97,7 +97,7 @@ def frontend_run_data(name: str, path: Union[str, Path], *, dt: float, lam: floa
             "afe_seconds": res["seconds"], "audio_seconds": sig.duration_s, "audio_rate_hz": fs,
             "events_per_second": [float(v) for v in res["rate_hz"]], "centres_hz": list(afe.CENTRES_HZ),
             "full_scale_v": float(afe.FULL_SCALE_V), "afe_seed": derive_seed(seed, AFE_SEED_STREAM),
-            "train_steps": n_train, "test_steps": n_test}
+            "noise": bool(noise), "train_steps": n_train, "test_steps": n_test}
     meta = {"dt_source": "frontend", "data_dt": sig.dt, "center": False, "target_std": OPERATING_STD,
             "frontend": info, **sig.meta}
     mk = lambda x: Signal(x[None] / s, dt, source=sig.source, channels=chans, dt_source="frontend")  # noqa: E731
@@ -125,11 +125,14 @@ def frontend_user_signal(path: Union[str, Path], rd: RunData, dt: Optional[float
 
     fe = rd.meta["frontend"]
     afe = _afe()
+    what = (f"{Path(path).name}: this network takes sound through the {fe['name']} front-end; give a mono "
+            f".wav file")
+    if Path(path).suffix.lower() != ".wav":
+        raise DataError(what)
     sig = load_signal(path, dt=dt)
-    if Path(path).suffix.lower() != ".wav" or sig.n_trials != 1 or sig.n_channels != 1:
-        raise DataError(f"{Path(path).name}: this network takes sound through the {fe['name']} front-end; "
-                        f"give a mono .wav file")
-    res = afe.afe_events(sig.x[0, :, 0], 1.0 / sig.dt, rd.dt, seed=int(fe["afe_seed"]))
+    if sig.n_trials != 1 or sig.n_channels != 1:
+        raise DataError(what)
+    res = afe.afe_events(sig.x[0, :, 0], 1.0 / sig.dt, rd.dt, seed=int(fe["afe_seed"]), noise=bool(fe["noise"]))
     x = afe.frontend_signal(afe.pool_bands(res["events"], int(fe["pool"])), float(fe["lam_chip"]), rd.dt) \
         / float(fe["scale"])
     us = signal_from_arrays(x, rd.dt, rd.scaling, f"{Path(path).name} through the {fe['name']} front-end",

@@ -19,7 +19,8 @@ Conditions of Rockpool's simulation that shape this module (read in its source, 
 * the input is in volts, at most 112 mV RMS: digital full scale (±1) is mapped to
   :data:`FULL_SCALE_V` (a full-scale sine then has 112 mV RMS), a fixed gain like a microphone's;
 * it reseeds NumPy's *global* generator with its ``seed`` and draws its mismatch and noise
-  from it: :func:`afe_events` restores the caller's global state afterwards.
+  from it (and draws a default seed from it at import): :func:`afe_events` restores the
+  caller's global state afterwards.
 
 Xylo Audio 3's AFE (``syns65302.afe_sim``) imports without samna too, but is not wired here yet:
 :func:`check_frontend` refuses it with that reason.
@@ -121,9 +122,11 @@ def afe_events(audio: np.ndarray, fs: float, dt: float, *, seed: int = 0, noise:
     from scipy.signal import resample_poly
 
     x = resample_poly(audio, frac.numerator, frac.denominator) if frac != 1 else audio
-    AFESim = _afe_class()
-    state = np.random.get_state()  # Rockpool reseeds the global generator: give it back afterwards
+    # Rockpool reseeds the global generator (and draws from it when its module is first imported,
+    # for a default argument): give the caller's state back afterwards
+    state = np.random.get_state()
     try:
+        AFESim = _afe_class()
         t0 = time.perf_counter()
         afe = AFESim(fs=int(round(rate)), raster_period=dt, max_spike_per_raster_period=MAX_EVENTS,
                      add_noise=noise, add_offset=noise, add_mismatch=noise, seed=int(seed) % (2 ** 32 - 1))
