@@ -28,7 +28,7 @@ from neuromorph.stages.train import run_train
 from neuromorph.stages.verify import verify
 
 #: (full, quick): seconds of speech, network size, learning seconds, chip-adaptation steps
-FULL = {"speech_s": 60.0, "neurons": 100, "learn_s": 200.0, "adapt_steps": 100_000}
+FULL = {"speech_s": 30.0, "neurons": 100, "learn_s": 100.0, "adapt_steps": 100_000}
 QUICK = {"speech_s": 6.0, "neurons": 40, "learn_s": 20.0, "adapt_steps": 10_000}
 #: AFE channels of the non-speech tones (centres 2226 Hz and 3418 Hz)
 PROBE_CHANNELS = (10, 11)
