@@ -29,19 +29,20 @@ from neuromorph.sim.rng import derive_seed
 AFE_SEED_STREAM = 7
 
 
-def _afe():
-    from neuromorph.backends.xylo import afe
+def _afe(name: str):
+    """The front-end of device ``name``, from its backend (ConfigError when there is none)."""
+    from neuromorph.backends.base import BackendError, backend_for_device
 
-    return afe
+    try:
+        return backend_for_device(name).frontend(name)
+    except BackendError as exc:
+        msg = str(exc)
+        raise ConfigError(msg if msg.startswith("--frontend") else f"--frontend {name!r}: {msg}") from None
 
 
 def check_frontend_request(name: str, file: Optional[str], network: str, target: Optional[str]) -> str:
     """One-line :class:`ConfigError` for a front-end the run cannot use; ``name`` otherwise."""
-    afe = _afe()
-    try:
-        afe.check_frontend(name)
-    except afe.FrontendError as exc:
-        raise ConfigError(str(exc)) from None
+    _afe(name)
     if file is None:
         raise ConfigError(f"--frontend {name} turns sound into events; give a .wav file (--data SOUND.wav)")
     if Path(file).suffix.lower() != ".wav":
@@ -67,7 +68,7 @@ def frontend_run_data(name: str, path: Union[str, Path], *, dt: float, lam: floa
     (RunData, info) : the split (network units, one scale for all channels, no offset) and the
         front-end record (also in ``RunData.meta["frontend"]``).
     """
-    afe = _afe()
+    afe = _afe(name)
     sig = load_signal(path, dt=data_dt)
     if sig.n_trials != 1 or sig.n_channels != 1:
         raise DataError(f"{sig.source}: the front-end takes one microphone channel; the file has "
@@ -124,7 +125,7 @@ def frontend_user_signal(path: Union[str, Path], rd: RunData, dt: Optional[float
     from neuromorph.stages.on_data import signal_from_arrays
 
     fe = rd.meta["frontend"]
-    afe = _afe()
+    afe = _afe(fe["name"])
     what = (f"{Path(path).name}: this network takes sound through the {fe['name']} front-end; give a mono "
             f".wav file")
     if Path(path).suffix.lower() != ".wav":

@@ -87,6 +87,18 @@ class XyloBackend(Backend):
 
         return write_deployment(qdir, out, hardware=hardware)
 
+    def frontend(self, device: str) -> Any:
+        """Xylo Audio's audio front-end (:mod:`.afe`, Rockpool's AFE simulation) for ``device``;
+        BackendError when it is not wired or its simulator is missing (the message says which)."""
+        from neuromorph.backends.base import BackendError
+        from neuromorph.backends.xylo import afe
+
+        try:
+            afe.check_frontend(device)
+        except afe.FrontendError as exc:
+            raise BackendError(str(exc)) from None
+        return afe
+
     def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
         from neuromorph.backends.xylo.deploy import encode_signal
 
