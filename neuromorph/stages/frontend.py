@@ -133,7 +133,7 @@ def frontend_user_signal(path: Union[str, Path], rd: RunData, dt: Optional[float
     sig = load_signal(path, dt=dt)
     if sig.n_trials != 1 or sig.n_channels != 1:
         raise DataError(what)
-    res = afe.afe_events(sig.x[0, :, 0], 1.0 / sig.dt, rd.dt, seed=int(fe["afe_seed"]), noise=bool(fe["noise"]))
+    res = afe.afe_events(sig.x[0, :, 0], 1.0 / sig.dt, rd.dt, seed=int(fe["afe_seed"]), noise=bool(fe.get("noise", True)))
     x = afe.frontend_signal(afe.pool_bands(res["events"], int(fe["pool"])), float(fe["lam_chip"]), rd.dt) \
         / float(fe["scale"])
     us = signal_from_arrays(x, rd.dt, rd.scaling, f"{Path(path).name} through the {fe['name']} front-end",
