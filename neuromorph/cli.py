@@ -97,6 +97,9 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="networks (fig7) or repetitions (fig8) computed at once in separate processes; the "
                         "results do not depend on it (default 1)")
+    p.add_argument("--frontend", metavar="DEVICE", default=None,
+                   help="fig5 only: the speech goes through this chip's audio front-end (xylo-audio-v2) and is "
+                        "deployed on it (docs/speech_on_xylo.md)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_policy_arguments(p, "reproduce")
 
@@ -163,6 +166,10 @@ def _run_reproduce(args) -> int:
         if value < 1:
             raise UserError(f"--{name} must be >= 1, got {value}")
         extra[name] = value
+    if getattr(args, "frontend", None) is not None:
+        if "frontend" not in inspect.signature(mod.run).parameters:
+            raise UserError(f"--frontend is not an option of {args.figure} (only fig5 runs through a chip's front-end)")
+        extra["frontend"] = args.frontend
     args._outrun.extra["figure"] = args.figure
     metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
                       progress=not args.no_progress, **extra)

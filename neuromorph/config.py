@@ -39,7 +39,8 @@ _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
              ("train", "dt"): float, ("train", "thresholds"): float, ("train", "mu"): float, ("train", "beta"): float,
              ("train", "alpha"): float, ("train", "lr_rec"): float, ("train", "lr_ff"): float,
              ("train", "steps"): int, ("train", "seconds"): float, ("train", "fanout"): int,
-             ("train", "target"): "text", ("train", "max_channels"): int}
+             ("train", "target"): "text", ("train", "max_channels"): int,
+             ("data", "frontend"): "text"}
 
 
 class ConfigError(ValueError):

@@ -63,7 +63,10 @@ def syn_gain(dash: int) -> float:
 @dataclass
 class MappingOptions:
     """How to map.  ``headroom``: fraction of the state range that the expected peak |V| may use
-    (the rest absorbs transients); ``dash_syn``: the chip synapse's bit-shift decay (≥ 1)."""
+    (the rest absorbs transients); ``dash_syn``: the chip synapse's bit-shift decay (≥ 1);
+    ``input_gain``: a fixed event gain g (events per unit of per-step input) instead of the one
+    sized from ``input_peak`` — for inputs that already are events (an audio front-end's), whose
+    gain is a fact of the data, not a choice of the mapping."""
 
     method: str = "scn"
     rounding: str = "nearest"
@@ -75,6 +78,7 @@ class MappingOptions:
     threshold_from_encoders: bool = True
     dedupe: bool = True
     full_range: bool = True
+    input_gain: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -85,6 +89,8 @@ class MappingOptions:
             raise ValueError(f"headroom must lie in (0, 1], got {self.headroom}")
         syn_gain(self.dash_syn)
         syn_gain(self.dash_syn_out)
+        if self.input_gain is not None and not (np.isfinite(self.input_gain) and self.input_gain > 0):
+            raise ValueError(f"input_gain must be > 0 events per unit, got {self.input_gain}")
 
 
 @dataclass
@@ -254,7 +260,8 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
     x_peak = float(x_peak) if x_peak is not None else 2.0 * input_peak / (lam * dt)
     # voltage scale: expected peaks use `headroom` of the state range; thresholds must fit
     S = min(opts.headroom * state_max / v_peak, thr_max / float(T.max()))
-    g = float(target.max_input_events) / input_peak
+    fixed_gain = opts.input_gain is not None
+    g = float(opts.input_gain) if fixed_gain else float(target.max_input_events) / input_peak
     # exact exponential form: the float model's time constant 1/λ (see fixed_point's docstring)
     dash_mem = int(dash_from_tau(1.0 / lam, dt))
     dash_mem = int(np.clip(dash_mem, 0, target.max_dash_mem))
@@ -279,7 +286,7 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
         # input gain: as many events per unit as the event limit allows, lowered so the largest
         # input weight also lands on the grid's end
         p_in = float(np.abs(F).max())
-        if opts.full_range and p_in > 0:
+        if opts.full_range and p_in > 0 and not fixed_gain:
             for s_try in range(0, max_shift + 1):
                 if S * p_in / (g * G * 2.0 ** s_try) <= m:
                     g = S * p_in / (G * m * 2.0 ** s_try) * (1 - 1e-9)

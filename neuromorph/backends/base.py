@@ -162,6 +162,11 @@ class Backend(ABC):
         raise BackendError(f"backend {self.name!r} has no deployment artefacts")
 
     # ---------------------------------------------------------------- running it
+    def frontend(self, device: str) -> Any:
+        """The audio front-end of ``device`` (an object with ``afe_events``, ``frontend_signal``,
+        ``pool_bands``, … as :mod:`neuromorph.backends.xylo.afe`); BackendError if it has none."""
+        raise BackendError(f"--frontend {device}: backend {self.name!r} has no audio front-end")
+
     def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
         """Input events (T, channels) that make the chip represent signal ``x`` (T, M)."""
         raise BackendError(f"backend {self.name!r} has no input encoder")

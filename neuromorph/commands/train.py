@@ -26,7 +26,8 @@ FLAG_KEYS = {"data": "data.file", "dt": "data.dt", "test_fraction": "data.test_f
              "network": "train.network", "neurons": "train.neurons", "neurons_e": "train.neurons_e",
              "neurons_i": "train.neurons_i", "steps": "train.steps", "seconds": "train.seconds", "max_fanout": "train.fanout",
              "target": "train.target", "seed": "seed",
-             "max_channels": "train.max_channels"}
+             "max_channels": "train.max_channels",
+             "frontend": "data.frontend", "frontend_noise": "data.frontend_noise"}
 
 
 def add_arguments(p) -> None:
@@ -55,6 +56,13 @@ def add_arguments(p) -> None:
     p.add_argument("--max-channels", type=int, metavar="K",
                    help="code the signal's first K principal components (fitted on the training part); verify "
                         "decodes back to the M original channels [train.max_channels]")
+    p.add_argument("--frontend", metavar="DEVICE",
+                   help="a .wav FILE goes through this chip's audio front-end (xylo-audio-v2): the network "
+                        "learns its 16 event channels (as 8 bands) and the deployed chip takes the events "
+                        "directly [data.frontend]")
+    p.add_argument("--frontend-ideal", dest="frontend_noise", action="store_const", const=False,
+                   help="simulate the front-end without its analog noise, offsets and mismatch (about 5x "
+                        "faster) [data.frontend_noise = false]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

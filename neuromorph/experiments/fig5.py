@@ -384,9 +384,17 @@ def _strip(ev: dict) -> dict:
 
 
 def run(out: Path, *, seed: int = 0, iterations: Optional[int] = None, quick: bool = False,
-        progress: bool = True, config: Optional[Fig5Config] = None) -> dict:
+        progress: bool = True, config: Optional[Fig5Config] = None, frontend: Optional[str] = None) -> dict:
     """Learn speech, evaluate naive vs learnt, probe with the non-speech sound, re-train, write
-    figures and network files into ``out``; return the metrics dict."""
+    figures and network files into ``out``; return the metrics dict.  With ``frontend``
+    (``"xylo-audio-v2"``) the speech goes through that chip's front-end and is deployed on it
+    instead (:mod:`neuromorph.experiments.fig5_afe`)."""
+    if frontend is not None:
+        if iterations is not None or config is not None:
+            raise ValueError("--iterations: the --frontend form of fig5 sets its length by --quick")
+        from neuromorph.experiments.fig5_afe import run as run_afe
+
+        return run_afe(out, seed=seed, quick=quick, progress=progress, frontend=frontend)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = config or Fig5Config()

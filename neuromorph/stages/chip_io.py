@@ -60,10 +60,19 @@ def encode_file(chip: Chip, data: Union[str, Path], dt: Optional[float] = None) 
     Returns
     -------
     (raster, meta) : (ndarray int64 (T, C) or (trials, T, C), dict)
-        C = the deployable's input channels (Xylo: 2 per signal dimension, ± events).
+        C = the deployable's input channels (Xylo: 2 per signal dimension, ± events; a front-end
+        network: the AFE's 16 event channels of the sound file).
     """
     q = chip.q
-    sig = signal_from_file(data, q.dt, q.n_inputs, chip.scaling, dt=dt)
+    from neuromorph.data import load_run_data
+
+    rd = load_run_data(chip.qdir)
+    if rd is not None and rd.meta.get("frontend"):  # sound through the run's audio front-end: its events
+        from neuromorph.stages.frontend import frontend_user_signal
+
+        sig = frontend_user_signal(data, rd, dt=dt)
+    else:
+        sig = signal_from_file(data, q.dt, q.n_inputs, chip.scaling, dt=dt)
     rasters = np.stack([chip.backend.encode(q, tr) for tr in sig.x]).astype(np.int64)
     meta = {"format_version": RASTER_META_FORMAT, "qdir": str(chip.qdir), "source": sig.source,
             "dt_network_s": sig.dt, "dt_file_s": sig.dt_user, "file_steps": int(sig.reference.shape[1]),

@@ -204,7 +204,16 @@ def input_drives(backend, q, x: np.ndarray) -> list:
 
 
 def input_clipping(backend, q, x: np.ndarray) -> dict:
-    """:func:`neuromorph.quant.calibration.clipping` of ``x`` through ``q``'s encoder."""
+    """:func:`neuromorph.quant.calibration.clipping` of ``x`` through ``q``'s encoder.  A network
+    driven by an audio front-end takes the AFE's events as they are (nothing is held back by an
+    encoder); its report counts the (step, channel) entries at the per-step limit instead."""
+    if q.stats.get("frontend") is not None:
+        ev = [backend.encode(q, tr) for tr in as_trials(x)]
+        entries = sum(e.size for e in ev)
+        return {"input_events_clipped_fraction": 0.0,
+                "steps_at_limit_fraction": sum(int((e >= q.max_input_events).sum()) for e in ev) / max(entries, 1),
+                "onset_events_deferred": 0.0, "peak_wanted_events": float(max(int(e.max()) for e in ev)),
+                "max_events": int(q.max_input_events)}
     return clipping(input_drives(backend, q, x), q.input_gain, q.max_input_events)
 
 

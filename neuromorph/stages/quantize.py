@@ -29,6 +29,7 @@ from neuromorph.quant.calibration import DEFAULT_MAX_CLIPPING, WARN_CLIPPING, op
 from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_quant_network, operating_statistics,
                                        save_quantized)
 from neuromorph.sim.rng import derive_seed
+from neuromorph.stages.frontend import frontend_of_run
 from neuromorph.stages.on_data import (UserSignal, input_clipping, run_emulated, run_float, signal_from_arrays,
                                        signal_from_file, user_error, warn_stderr)
 
@@ -121,6 +122,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     backend = backend_for(target)
     rd = run_data_of(run_dir, net)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
+    fe = frontend_of_run(rd, target, calibration)  # a run on an audio front-end's events: checked here
     if cal is None:
         c, x = evaluation_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
         ev = signal_from_arrays(x, net.dt, Scaling.identity(net.n_inputs), "built-in white noise")
@@ -149,8 +151,12 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     else:
         stats = operating_statistics_on(deployed, cal.x, seed, drive=backend.input_drive,
                                         max_sim_steps=CALIBRATION_SIM_STEPS)
-    opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24))
+    opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24),
+                          input_gain=None if fe is None else fe["input_gain"])
     q = backend.map(deployed, target, stats, opts)
+    if fe is not None:
+        q.stats["frontend"] = fe
+        report["frontend"] = fe
     report.update(weight_bits=q.weight_bits, operating_statistics=stats)
     report["fit_check"] = backend.fit_check(q, target).to_dict()
     report.update(_clipping_report(backend, q, cal, rd, ev))

@@ -28,6 +28,7 @@ from typing import Optional
 import numpy as np
 
 from neuromorph.artifacts import provenance, write_json
+from neuromorph.config import ConfigError
 from neuromorph.metrics import angular_gaps_deg, predicted_recurrent, weight_distance
 from neuromorph.network import SCN, save_network
 from neuromorph.plots import training_figures
@@ -231,8 +232,19 @@ def prepare_training(cfg: dict) -> PreparedTraining:
     Raises :class:`~neuromorph.config.ConfigError` or :class:`~neuromorph.data.DataError` (one
     line each) before anything is learnt or written."""
     plan = plan_training(cfg)
-    if plan.protocol == "fig2":
+    fe = cfg["data"].get("frontend")
+    if fe is None and cfg["data"]["frontend_noise"] is not True:
+        raise ConfigError("data.frontend_noise (--frontend-ideal) applies to a --frontend run; give --frontend")
+    if plan.protocol == "fig2" and fe is None:
         return PreparedTraining(plan)
+    if fe is not None:  # sound through a chip's audio front-end (neuromorph/stages/frontend.py)
+        from neuromorph.stages.frontend import check_frontend_request, frontend_run_data
+
+        check_frontend_request(str(fe), plan.file, plan.network, cfg["train"].get("target"))
+        rd, _ = frontend_run_data(str(fe), plan.file, dt=plan.dt, lam=plan.params.lam,
+                                  test_fraction=plan.test_fraction, seed=plan.seed, data_dt=plan.data_dt,
+                                  noise=bool(cfg["data"]["frontend_noise"]))
+        return PreparedTraining(plan, rd)
     if plan.file is not None:
         sig = load_signal(plan.file, dt=plan.data_dt, default_dt=plan.dt)
     else:
@@ -294,6 +306,8 @@ def run_train(cfg: dict, out: Path, progress: bool = True, prepared: Optional[Pr
                                     max_fanout=fan)
         else:
             metrics = train_on_signal(staging, plan, prep.data, progress, max_fanout=fan)
+        if prep.data is not None and prep.data.meta.get("frontend"):
+            metrics["data"]["frontend"] = prep.data.meta["frontend"]
         metrics["config"] = cfg
         metrics["provenance"] = provenance(seed=cfg["seed"], config=cfg)
         write_json(staging / "metrics.json", metrics)

@@ -74,7 +74,8 @@ def train_markdown(m: dict) -> str:
     lines += ["", "## Per channel (after learning; RMSE in the data's units)", "",
               "| channel | error | RMSE | signal std |", "|---|---|---|---|"]
     for c, v in m["per_channel"].items():
-        lines.append(f"| {c} | {v['error_after']:.4g} | {v['rmse_after']:.4g} | {v['std']:.4g} |")
+        err = "n/a (silent)" if v["error_after"] is None else f"{v['error_after']:.4g}"
+        lines.append(f"| {c} | {err} | {v['rmse_after']:.4g} | {v['std']:.4g} |")
     lines += ["", "![held-out reconstruction](reconstruction.png)", "",
               "Files: `network.npz` (learnt, with its decoder), `network_initial.npz`, `data.npz` (the split and "
               "scaling used), `metrics.json`.", ""]

@@ -146,10 +146,12 @@ def evaluate_on(net: Network, rd: RunData, seed: int) -> tuple:
     x = test.x[test.data]
     xh = dec["x_hat"]
     var = np.var(x, axis=0)
-    per = np.var(x - xh, axis=0) / var
+    # a channel silent in the held-out part (e.g. an audio band above the sound's Nyquist) has no
+    # normalised error: NaN (JSON null), as verify reports it
+    per = np.divide(np.var(x - xh, axis=0), var, out=np.full(var.shape, np.nan), where=var > 0)
     rmse = np.sqrt(np.mean((x - xh) ** 2, axis=0)) * rd.scaling.scale
     m = {"error": normalized_error(x, xh), "rate_hz": float(dec["rate_hz"]), "decoder_samples": n_fit,
-         "per_channel_error": [float(v) for v in per], "per_channel_rmse": [float(v) for v in rmse],
+         "per_channel_error": [float(v) if np.isfinite(v) else None for v in per], "per_channel_rmse": [float(v) for v in rmse],
          "x_hat": xh}
     if "x_hat_i" in dec:
         m["error_i"] = normalized_error(x, dec["x_hat_i"])

@@ -35,9 +35,13 @@ def test_signal(qdir: Path, ref, data: Optional[Union[str, Path]] = None, *, dt:
     """What ``verify`` tests on: ``data`` (a file, scaled with the run's scaling and resampled to
     the network's step), else the run's held-out split kept in QDIR (``data.npz``), else the
     built-in white noise (``test_steps`` steps) for a run without data."""
+    rd = load_run_data(qdir)
+    if data is not None and rd is not None and rd.meta.get("frontend"):  # sound through the run's AFE
+        from neuromorph.stages.frontend import frontend_user_signal
+
+        return frontend_user_signal(data, rd, dt=dt)
     if data is not None:
         return signal_from_file(data, ref.dt, ref.n_inputs, qdir_scaling(qdir), dt=dt)
-    rd = load_run_data(qdir)
     if rd is not None:
         return held_out_signal(rd)  # a PCA run: the M original channels
     _, x = evaluation_signal(ref.n_inputs, test_steps, seed, ref.lam, ref.dt)

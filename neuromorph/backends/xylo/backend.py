@@ -87,6 +87,18 @@ class XyloBackend(Backend):
 
         return write_deployment(qdir, out, hardware=hardware)
 
+    def frontend(self, device: str) -> Any:
+        """Xylo Audio's audio front-end (:mod:`.afe`, Rockpool's AFE simulation) for ``device``;
+        BackendError when it is not wired or its simulator is missing (the message says which)."""
+        from neuromorph.backends.base import BackendError
+        from neuromorph.backends.xylo import afe
+
+        try:
+            afe.check_frontend(device)
+        except afe.FrontendError as exc:
+            raise BackendError(str(exc)) from None
+        return afe
+
     def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
         from neuromorph.backends.xylo.deploy import encode_signal
 
@@ -140,6 +152,21 @@ def relay_fit(q: QuantizedSCN, target: HardwareSpec, plan) -> FitReport:
                      thresholds=np.asarray(sp.threshold), dash_mem=np.asarray(sp.dash_mem),
                      dash_syn=np.asarray(sp.dash_syn), biases=np.asarray(sp.bias), n_syn=nsyn,
                      weight_shifts={"in": sp.weight_shift_in, "rec": sp.weight_shift_rec, "out": sp.weight_shift_out},
+                     taus=np.array([1.0 / q.lam]), dt=q.dt)
+
+
+def frontend_fit(q: QuantizedSCN, target: HardwareSpec) -> FitReport:
+    """Fit check of a network driven by an audio front-end: the AFE's 16 event channels are 16
+    chip inputs (unsigned, ``deploy.spec_from_quantized``), N hidden neurons, M band outputs."""
+    from quantization.fit_check import check_fit
+
+    from neuromorph.backends.xylo.deploy import frontend_input_weights
+
+    n, m = q.n_neurons, q.n_inputs
+    w_in = frontend_input_weights(q)
+    return check_fit(target, w_in.shape[0], n, m, weights_in=w_in, weights_rec=q.w_rec.T, weights_out=q.w_out.T,
+                     thresholds=q.threshold, dash_mem=np.full(n, q.dash_mem), dash_syn=np.full(n, q.dash_syn),
+                     n_syn=1, weight_shifts={"in": q.shift_in, "rec": q.shift_rec, "out": q.shift_out},
                      taus=np.array([1.0 / q.lam]), dt=q.dt)
 
 

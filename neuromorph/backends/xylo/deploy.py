@@ -5,7 +5,9 @@ Layout (paper orientation → Rockpool's ``[source, target, syn]``):
 
 * input channel ``2j`` / ``2j+1`` carry the positive / negative part of signal dimension j
   (sigma-delta events, :mod:`quantization.encoding`); both project ``±w_in[:, j]`` onto
-  synapse 0 of every hidden neuron;
+  synapse 0 of every hidden neuron; a network trained on an audio front-end's events
+  (``train --frontend``) instead takes the AFE's 16 channels unchanged, AFE channel c projecting
+  the weights ``w_in[:, c // 2]`` of the band it is pooled into (unsigned events);
 * recurrent weights ``w_rec[i, k]`` (k → i) sit on the last synapse (synapse 1 on 2-synapse
   chips, so input and recurrent filtering can be set apart; synapse 0 on Xylo IMU);
 * output neuron m integrates ``w_out[m, :]`` and never fires (threshold at the int16 maximum);
@@ -41,9 +43,13 @@ def spec_from_quantized(q: QuantizedSCN, target: HardwareSpec) -> XyloSpec:
             a, threshold_out=full(NEVER_FIRE, m), dash_mem_out=full(q.dash_mem_out, m),
             dash_syn_out=full(q.dash_syn_out, m), weight_shift_rec=q.shift_rec, weight_shift_out=q.shift_out,
             bias_out=full(0, m), dt=q.dt), device=target.device)
-    w_in = np.zeros((2 * m, n, nsyn), dtype=np.int64)
-    w_in[0::2, :, 0] = q.w_in.T
-    w_in[1::2, :, 0] = -q.w_in.T
+    if frontend_of(q) is not None:  # the AFE's channels drive the hidden neurons directly
+        w_in = np.zeros((m * int(frontend_of(q)["pool"]), n, nsyn), dtype=np.int64)
+        w_in[:, :, 0] = frontend_input_weights(q)
+    else:
+        w_in = np.zeros((2 * m, n, nsyn), dtype=np.int64)
+        w_in[0::2, :, 0] = q.w_in.T
+        w_in[1::2, :, 0] = -q.w_in.T
     w_rec = np.zeros((n, n, nsyn), dtype=np.int64)
     w_rec[:, :, nsyn - 1] = q.w_rec.T
     full = lambda v, k: np.full(k, int(v), dtype=np.int64)  # noqa: E731
@@ -62,11 +68,28 @@ def encode_signal(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     ``c = (x_t − (1 − λ_chip dt) x_{t−1}) / dt`` — so the encoder, not a retraining, absorbs the
     difference between the float and the bit-shift time constant."""
     x = np.asarray(x, dtype=np.float64)
+    fe = frontend_of(q)
+    if fe is not None:  # the audio front-end's own events, recovered exactly (backends/xylo/afe.py)
+        from neuromorph.backends.xylo.afe import events_from_signal, raster_from_bands
+
+        return raster_from_bands(events_from_signal(x * float(fe["scale"]), q.lam_chip, q.dt), int(fe["pool"]))
     raster = encode_signed_events(input_drive(q, x), q.input_gain, q.max_input_events)
     lead = _plan(q).input_lead if _plan(q) else 0
     if lead:  # input relays re-emit events one step later: send them one step early
         raster = np.vstack([raster[lead:], np.zeros((lead, raster.shape[1]), dtype=raster.dtype)])
     return raster
+
+
+def frontend_of(q: QuantizedSCN):
+    """The audio front-end record of a network whose inputs are AFE event channels (``quantize``
+    of a ``train --frontend`` run puts it in ``q.stats["frontend"]``), else None."""
+    return q.stats.get("frontend")
+
+
+def frontend_input_weights(q: QuantizedSCN) -> np.ndarray:
+    """Input weights (AFE channels, N) of a front-end network: each AFE channel takes the weights
+    of the band it is pooled into (``backends/xylo/afe.py`` ``POOL``)."""
+    return np.repeat(q.w_in.T, int(frontend_of(q)["pool"]), axis=0)
 
 
 def _plan(q: QuantizedSCN):
