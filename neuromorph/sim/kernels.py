@@ -38,7 +38,7 @@ from numba import njit
 
 from quantization.chip_arith import grid_round
 
-from neuromorph.sim.rng import fill_normal_scaled, normal, uniform
+from neuromorph.sim.rng import fill_normal_scaled, load, normal_regs, store, uniform
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
 from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
@@ -243,10 +243,12 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             if ncand > 0:
                 best = -1
                 bestu = 0.0
+                s0, s1, s2, s3 = load(rng_state)
                 for i in range(N):
                     u = um[i]
                     if t_noise > 0.0 and u > cutoff:
-                        u -= t_noise * normal(rng_state)
+                        eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
+                        u -= t_noise * eta
                     if u >= 0.0:
                         if one_spike:
                             if best < 0 or u > bestu:
@@ -259,6 +261,7 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                                 ne = 1 + int(u / T[i])
                                 nev[nsp] = ne if ne < max_events else max_events
                             nsp += 1
+                store(rng_state, s0, s1, s2, s3)
                 # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
                 if one_spike and best >= 0 and um[0] == um[0]:
                     spk[0] = best
@@ -334,7 +337,7 @@ def make_scn_steps(ff_update, ff_step, rec_update):
 _builtin_steps = make_scn_steps(ff_update_builtin, ff_step_builtin, rec_update_builtin)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def scn_run(c, net, opt, lrn, st, rec):
     """Advance the network ``c.shape[0]`` steps in place with the built-in rules. Returns the
     number of spikes.  c (L, M) input current; the records as in the module docstring."""
@@ -346,4 +349,4 @@ def scn_run_with(ff_update, ff_step, rec_update):
     """:func:`scn_run` for other rules' compiled functions (signatures in
     :mod:`neuromorph.sim.rules.registry`): the loop compiled for them, once per process
     (numba cannot cache a loop whose rules are not fixed in source)."""
-    return make_scn_steps(ff_update, ff_step, rec_update)
+    return njit(nogil=True)(make_scn_steps(ff_update, ff_step, rec_update).py_func)

@@ -351,7 +351,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
             raise FloatingPointError(f"weights became non-finite at step {step}; lower the learning rates")
 
     run_chunks(source, n_steps, m, advance, chunk=chunk, snapshot_steps=snapshot_steps, snapshot=snapshot,
-               check=check, progress=progress)
+               check=check, progress=progress, prefetch=True)
     result.n_steps = n_steps
     result.state = state
     result.counts = counts
