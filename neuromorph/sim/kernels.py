@@ -301,15 +301,21 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                 ne = nev[q] if (subtractive and not one_spike) else 1
                 r[k] += ne
                 counts[k] += ne
-                for i in range(N):
-                    ds = (step0 + t + delay_mat[i, k]) % nbuf if per_conn else dslot
-                    buf[ds, i] += ne * Om[i, k]
-                    if rec_cur and i != k:
-                        w = Om[i, k]
-                        if w > 0:
-                            bufE[ds, i] += w
-                        else:
-                            bufI[ds, i] += w
+                if per_conn or rec_cur:
+                    for i in range(N):
+                        ds = (step0 + t + delay_mat[i, k]) % nbuf if per_conn else dslot
+                        buf[ds, i] += ne * Om[i, k]
+                        if rec_cur and i != k:
+                            w = Om[i, k]
+                            if w > 0:
+                                bufE[ds, i] += w
+                            else:
+                                bufI[ds, i] += w
+                else:
+                    # the common case as a plain axpy the compiler vectorises
+                    fne = float(ne)
+                    for i in range(N):
+                        buf[dslot, i] += fne * Om[i, k]
                 if subtractive:
                     # reset −T_k at once (as the chip does); the rest of Ω_kk arrives through the synapse
                     V[k] -= ne * T[k]
