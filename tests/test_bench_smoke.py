@@ -17,3 +17,11 @@ def test_bench_ei_reports_both_kernels_and_numpy(tmp_path):
                                   "--json", str(tmp_path / "b.json")])
     assert out["kernel_us_per_step"] > 0 and out["kernel_alpha_synapse_us_per_step"] > 0
     assert out["numpy_us_per_step"] > 0 and (tmp_path / "b.json").stat().st_size > 0
+
+
+def test_bench_speed_table_rows_run():
+    mod = _load("bench_speed_table")
+    one = mod.scn_learning(20, 2, 2000.0, 3000, "one")
+    chip = mod.scn_learning(20, 2, 1000.0, 3000, "chip")
+    assert one["us_wall"] > 0 and one["rate_hz"] > 0 and chip["rate_hz"] > 0
+    assert mod.scn_numpy(20, 2, 2000.0, 200) > 0

@@ -29,6 +29,30 @@ def test_run_chunks_calls_in_order_and_covers_every_step_once():
     assert sum(e[1] for e in events if e[0] == "prog") == 10
 
 
+def test_prefetch_calls_the_source_in_order_from_one_thread():
+    """prefetch=True makes the next chunk while the current one runs: the source still sees the
+    same calls in the same order (one worker thread), advance the same chunks."""
+    import threading
+
+    def run(prefetch):
+        calls, runs = [], []
+
+        def src(a, n):
+            calls.append((a, n, threading.get_ident()))
+            return np.arange(a, a + n, dtype=float)[:, None]
+
+        run_chunks(src, 23, 1, lambda a, c: runs.append((a, c[:, 0].tolist())), chunk=5,
+                   snapshot_steps=[7], prefetch=prefetch)
+        return calls, runs
+
+    seq_calls, seq_runs = run(False)
+    pre_calls, pre_runs = run(True)
+    assert [c[:2] for c in pre_calls] == [c[:2] for c in seq_calls] and pre_runs == seq_runs
+    assert len({c[2] for c in pre_calls}) == 1 and pre_calls[0][2] != threading.get_ident()
+    with pytest.raises(ValueError, match="source returned 2 steps, expected 5"):
+        run_chunks(lambda a, n: np.zeros((2, 1)), 10, 1, lambda a, c: None, chunk=5, prefetch=True)
+
+
 def test_run_chunks_rejects_a_source_of_the_wrong_length():
     with pytest.raises(ValueError, match="source returned 2 steps, expected 5"):
         run_chunks(lambda a, n: np.zeros((2, 1)), 5, 1, lambda a, c: None)

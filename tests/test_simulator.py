@@ -123,6 +123,27 @@ def test_learning_is_chunk_invariant_and_seeded():
     assert np.array_equal(b.snapshots[0][2], b.snapshots[0][2])
 
 
+def test_column_major_working_copy_changes_nothing():
+    """Long chunks of large networks run on a column-major copy of Omega (simulator._run), short
+    ones on Omega itself: learning with either chunking must give the same bits, and the frozen
+    simulation must leave Omega as it was."""
+    rng = np.random.default_rng(1)
+    N, M = 80, 3
+    F = rng.standard_normal((N, M))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    net = SCN(F=F, Omega=-(F @ F.T) - 0.02 * np.eye(N), D=F.T.copy(), thresholds=0.5)
+    src = block_noise_source(M, 2, amplitude=6000.0)
+    long = learn(net, src, 4000, seed=3, chunk=4000)  # 4000 >= 4 N: column-major copy
+    short = learn(net, src, 4000, seed=3, chunk=200)  # 200 < 4 N: in place
+    assert long.total_spikes == short.total_spikes > 100
+    assert np.array_equal(long.network.Omega, short.network.Omega)
+    assert np.array_equal(long.network.F, short.network.F)
+    assert long.network.Omega.flags.c_contiguous
+    before = long.network.Omega.copy()
+    simulate(long.network, src(0, 4000), seed=1)
+    assert np.array_equal(long.network.Omega, before)
+
+
 def test_switching_rules_off_freezes_their_weights():
     rng = np.random.default_rng(0)
     F = rng.standard_normal((10, 2))

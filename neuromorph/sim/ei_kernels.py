@@ -66,7 +66,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from neuromorph.sim.rng import normal
+from neuromorph.sim.rng import _KN, _WN, _normal_rejected, load, next_u64_regs, normal_regs, store
 from neuromorph.sim.rules.ei import P_EE, P_EI, P_IE, P_II, P_XE, input_row, recurrent_column  # noqa: F401
 
 THRESHOLD_NOISE_CUTOFF = 8.0
@@ -88,35 +88,62 @@ def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk)
     """Add voltage noise to one population and select its spikes (written into ``spk``).
 
     ``ref[i]``: last step at which neuron i is refractory (absolute index); it is blocked iff
-    ``now <= ref[i]``.  Returns the number of spikes.
+    ``now <= ref[i]``.  Returns the number of spikes.  The draws (voltage noise of neuron i,
+    then its threshold noise if it is a candidate, then neuron i + 1, …) come from the generator
+    with its state in registers (:func:`neuromorph.sim.rng.normal_regs`): the stream of
+    :func:`~neuromorph.sim.rng.normal`, without a memory round trip per draw.
     """
     n = V.shape[0]
-    if one_spike:
-        best = 0
-        bestu = -np.inf
-        for i in range(n):
-            if v_noise > 0.0:
-                V[i] += v_noise * normal(rng)
-            u = V[i] - T[i]
-            if t_noise > 0.0 and u > cutoff:
-                u -= t_noise * normal(rng)
+    s0, s1, s2, s3 = load(rng)
+    best = 0
+    bestu = -np.inf
+    ns = 0
+    for i in range(n):
+        if v_noise > 0.0:
+            # normal_regs written out (the inlined tuple return is slower on the hot path)
+            w, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
+            iz = np.int64(w & np.uint64(127))
+            hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
+            ahz = hz if hz >= 0 else -hz
+            xi = hz * _WN[iz]
+            if ahz >= _KN[iz]:
+                store(rng, s0, s1, s2, s3)
+                xi = _normal_rejected(rng, w)
+                s0, s1, s2, s3 = load(rng)
+            V[i] += v_noise * xi
+        u = V[i] - T[i]
+        # threshold noise for candidates, branch-free: the next draw is computed for every neuron
+        # and the state advanced only for a candidate (a select, not a jump: whether a neuron
+        # is a candidate is a coin flip the branch predictor loses); only a candidate's rare
+        # ziggurat rejection takes a branch
+        w, n0, n1, n2, n3 = next_u64_regs(s0, s1, s2, s3)
+        cand = t_noise > 0.0 and u > cutoff
+        iz = np.int64(w & np.uint64(127))
+        hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
+        ahz = hz if hz >= 0 else -hz
+        eta = hz * _WN[iz]
+        s0 = n0 if cand else s0
+        s1 = n1 if cand else s1
+        s2 = n2 if cand else s2
+        s3 = n3 if cand else s3
+        if cand and ahz >= _KN[iz]:
+            store(rng, s0, s1, s2, s3)
+            eta = _normal_rejected(rng, w)
+            s0, s1, s2, s3 = load(rng)
+        u = u - t_noise * eta if cand else u
+        if one_spike:
             if u > bestu:
                 best = i
                 bestu = u
+        elif u >= 0.0 and now > ref[i]:
+            spk[ns] = i
+            ns += 1
+    store(rng, s0, s1, s2, s3)
+    if one_spike:
         if n > 0 and bestu >= 0.0 and now > ref[best]:
             spk[0] = best
             return 1
         return 0
-    ns = 0
-    for i in range(n):
-        if v_noise > 0.0:
-            V[i] += v_noise * normal(rng)
-        u = V[i] - T[i]
-        if t_noise > 0.0 and u > cutoff:
-            u -= t_noise * normal(rng)
-        if u >= 0.0 and now > ref[i]:
-            spk[ns] = i
-            ns += 1
     return ns
 
 
@@ -292,7 +319,7 @@ class EIRecord(NamedTuple):
     last_spk: np.ndarray
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ei_run(c, net, opt, lrn, st, rec):
     """Advance the EI network ``c.shape[0]`` steps in place; returns (E spikes, I spikes).
 

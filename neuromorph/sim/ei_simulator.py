@@ -376,7 +376,7 @@ def learn_ei(net: EINetwork, source: InputSource, n_steps: int, *, rules: Option
             raise FloatingPointError(f"weights became non-finite by step {step}; lower the learning rates")
 
     run_chunks(source, n_steps, m, advance, chunk=chunk, snapshot_steps=snapshot_steps, snapshot=snapshot,
-               check=check, progress=progress)
+               check=check, progress=progress, prefetch=True)
     result.network = _net_with(net, W)
     result.counts_E, result.counts_I = counts
     result.n_steps = n_steps

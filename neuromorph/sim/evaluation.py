@@ -6,6 +6,8 @@ at the training amplitude; reported are the normalised error, mean rate and volt
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
@@ -13,6 +15,7 @@ import numpy as np
 
 from neuromorph.metrics import normalized_error, optimal_decoder, voltage_variance
 from neuromorph.network import SCN
+from neuromorph.sim.rng import state_from_generator
 from neuromorph.sim.signals import smoothed_white_noise
 from neuromorph.sim.simulator import SimOptions, simulate
 
@@ -39,18 +42,45 @@ def evaluate(net: SCN, seed: int, protocol: Optional[EvalProtocol] = None,
     ss = np.random.SeedSequence(seed)
     s_dec, s_test, s_noise = ss.spawn(3)
     M = net.n_inputs
-    if decoder is None:
+    # The trials' inputs and noise seeds come from one generator in sequence (input, then the
+    # noise stream simulate() derives from it, then the next trial's input …): drawn here in that
+    # order, so the simulations themselves are independent and run on the available cores (the
+    # kernel releases the GIL) with exactly the numbers of a sequential run.
+    g = np.random.default_rng(s_test)
+    trials = []
+    for _ in range(p.n_trials):
+        c = smoothed_white_noise(p.test_steps, M, g, amplitude=p.amplitude, sigma=p.sigma, block=None)
+        trials.append((c, state_from_generator(g)))
+
+    def decoder_run():
         c = smoothed_white_noise(p.decoder_steps, M, np.random.default_rng(s_dec),
                                  amplitude=p.decoder_amplitude, sigma=p.sigma, block=None)
         rec = simulate(net, c, seed=np.random.default_rng(s_noise), record=("r",), options=options)
-        decoder = optimal_decoder(rec.r, rec.x)
-    g = np.random.default_rng(s_test)
-    errs, rates, vv = [], [], []
-    for _ in range(p.n_trials):
-        c = smoothed_white_noise(p.test_steps, M, g, amplitude=p.amplitude, sigma=p.sigma, block=None)
-        rec = simulate(net, c, seed=g, record=("r", "V"), options=options)
-        errs.append(normalized_error(rec.x, rec.r @ decoder.T))
-        rates.append(rec.mean_rate_hz())
-        vv.append(voltage_variance(rec.V))
+        return optimal_decoder(rec.r, rec.x)
+
+    def trial(c, noise_state):
+        rec = simulate(net, c, seed=noise_state, record=("r", "V"), options=options)
+        return rec.x, rec.r, rec.mean_rate_hz(), voltage_variance(rec.V)
+
+    workers = min(_cores(), p.n_trials + (decoder is None))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            dec_f = pool.submit(decoder_run) if decoder is None else None
+            outs = [f.result() for f in [pool.submit(trial, c, st) for c, st in trials]]
+            decoder = dec_f.result() if dec_f is not None else decoder
+    else:
+        decoder = decoder_run() if decoder is None else decoder
+        outs = [trial(c, st) for c, st in trials]
+    errs = [normalized_error(x, r @ decoder.T) for x, r, _, _ in outs]
+    rates = [o[2] for o in outs]
+    vv = [o[3] for o in outs]
     return {"error": float(np.mean(errs)), "rate_hz": float(np.mean(rates)), "v_var": float(np.mean(vv)),
             "D": decoder}
+
+
+def _cores() -> int:
+    """Cores this process may run on (1 under ``taskset -c 0``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping, Optional, Protocol, Sequence
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from neuromorph.sim.signals import check_signal
@@ -79,7 +81,7 @@ def snapshot_schedule(n_steps: int, chunk: int, snapshot_steps: Sequence[int]) -
 def run_chunks(source: InputSource, n_steps: int, n_inputs: int, advance: Callable[[int, np.ndarray], None], *,
                chunk: int = 100_000, snapshot_steps: Sequence[int] = (),
                snapshot: Optional[Callable[[int], None]] = None, check: Optional[Callable[[int], None]] = None,
-               progress: Optional[Callable[[int], None]] = None) -> None:
+               progress: Optional[Callable[[int], None]] = None, prefetch: bool = False) -> None:
     """Drive a run chunk by chunk.
 
     Parameters
@@ -100,15 +102,38 @@ def run_chunks(source: InputSource, n_steps: int, n_inputs: int, advance: Callab
     snapshot, check, progress : callable, optional
         ``check(end)`` after each chunk (raise to stop, e.g. on non-finite weights);
         ``progress(L)`` with the number of steps just done.
+    prefetch : bool
+        Make the next chunk's input in a worker thread while ``advance`` runs (the kernels release
+        the GIL: input generation and simulation then use two cores).  ``source`` is still called
+        once per chunk, in order, from that one thread, so the run is the same.
     """
     bounds, snaps = snapshot_schedule(n_steps, chunk, snapshot_steps)
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    pool = ThreadPoolExecutor(max_workers=1) if prefetch and len(spans) > 1 else None
+    try:
+        _run_spans(source, spans, snaps, n_inputs, advance, snapshot, check, progress, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_spans(source, spans, snaps, n_inputs, advance, snapshot, check, progress, pool) -> None:
+    """The loop of :func:`run_chunks`; with ``pool`` (one worker thread) the next chunk's input is
+    made while this one is simulated.  Every ``source`` call then runs in that one thread, in the
+    same order, so the input is the same."""
     si = 0
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    ahead = pool.submit(source, *_span_args(spans[0])) if pool is not None else None
+    for n, (a, b) in enumerate(spans):
         while si < len(snaps) and snaps[si] == a:
             if snapshot is not None:
                 snapshot(snaps[si])
             si += 1
-        c = check_signal("input current c", source(a, b - a), n_inputs)
+        if pool is not None:
+            raw = ahead.result()
+            ahead = pool.submit(source, *_span_args(spans[n + 1])) if n + 1 < len(spans) else None
+        else:
+            raw = source(a, b - a)
+        c = check_signal("input current c", raw, n_inputs)
         if c.shape[0] != b - a:
             raise ValueError(f"source returned {c.shape[0]} steps, expected {b - a}")
         advance(a, c)
@@ -120,3 +145,7 @@ def run_chunks(source: InputSource, n_steps: int, n_inputs: int, advance: Callab
         if snapshot is not None:
             snapshot(snaps[si])
         si += 1
+
+
+def _span_args(span: tuple) -> tuple:
+    return span[0], span[1] - span[0]

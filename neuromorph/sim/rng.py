@@ -123,11 +123,99 @@ def normal(s):
             return x
 
 
+@njit(cache=True, inline="always")
+def next_u64_regs(s0, s1, s2, s3):
+    """:func:`next_u64` on a state held in four local variables (registers) instead of the
+    array: returns ``(result, s0, s1, s2, s3)``.  Kernels that draw many numbers in a loop load
+    the state once, draw from the locals and store it back once (:func:`load`, :func:`store`):
+    the same stream, without a memory round trip per draw."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
+def load(s):
+    """The state array ``s`` as four locals ``(s0, s1, s2, s3)`` (see :func:`next_u64_regs`)."""
+    return s[0], s[1], s[2], s[3]
+
+
+@njit(cache=True, inline="always")
+def store(s, s0, s1, s2, s3):
+    """Write the four locals back into the state array ``s``."""
+    s[0] = s0
+    s[1] = s1
+    s[2] = s2
+    s[3] = s3
+
+
+@njit(cache=True)
+def _normal_rejected(s, u):
+    """The ziggurat after the fast test rejected the 64-bit draw ``u`` (≈1 % of samples): the
+    wedge or tail of :func:`normal` for that draw, then, if that rejects too, a fresh
+    :func:`normal` (what its loop does next).  Kept out of line: it is rare."""
+    iz = np.int64(u & np.uint64(127))
+    hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
+    x = hz * _WN[iz]
+    if iz == 0:
+        while True:
+            xx = -np.log(uniform(s)) / _R
+            yy = -np.log(uniform(s))
+            if yy + yy >= xx * xx:
+                break
+        return _R + xx if hz > 0 else -_R - xx
+    if _FN[iz] + uniform(s) * (_FN[iz - 1] - _FN[iz]) < np.exp(-0.5 * x * x):
+        return x
+    return normal(s)
+
+
+@njit(cache=True, inline="always")
+def normal_regs(s, s0, s1, s2, s3):
+    """:func:`normal` on a state held in locals: returns ``(sample, s0, s1, s2, s3)``, the same
+    sample and state as :func:`normal` on the array.  ``s`` is the state array, used (written,
+    then read back) only on the rare slow path."""
+    u, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
+    iz = np.int64(u & np.uint64(127))
+    hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
+    ahz = hz if hz >= 0 else -hz
+    # the fast-path value is computed unconditionally (branch-free); the rare rejection replaces it
+    x = hz * _WN[iz]
+    if ahz >= _KN[iz]:
+        store(s, s0, s1, s2, s3)
+        x = _normal_rejected(s, u)
+        s0, s1, s2, s3 = load(s)
+    return x, s0, s1, s2, s3
+
+
+@njit(cache=True)
+def fill_normal_scaled(s, out, n, scale):
+    """``out[i] = scale * normal(s)`` for i < n: the same values and final state as n calls
+    of :func:`normal`, drawn with the state in registers (≈2.5 ns a sample against ≈6 ns)."""
+    # normal_regs written out: returning the sample through the inlined tuple costs ≈2 ns more
+    s0, s1, s2, s3 = load(s)
+    for i in range(n):
+        u, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
+        iz = np.int64(u & np.uint64(127))
+        hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
+        ahz = hz if hz >= 0 else -hz
+        out[i] = scale * (hz * _WN[iz])
+        if ahz >= _KN[iz]:
+            store(s, s0, s1, s2, s3)
+            out[i] = scale * _normal_rejected(s, u)
+            s0, s1, s2, s3 = load(s)
+    store(s, s0, s1, s2, s3)
+
+
 @njit(cache=True)
 def fill_normal(s, out):
-    """Fill the 1-D float64 array ``out`` with standard normals."""
-    for i in range(out.shape[0]):
-        out[i] = normal(s)
+    """Fill the 1-D float64 array ``out`` with standard normals (the stream of :func:`normal`)."""
+    fill_normal_scaled(s, out, out.shape[0], 1.0)
 
 
 def normals(state: np.ndarray, size: int) -> np.ndarray:

@@ -160,6 +160,7 @@ def _record_mask(record: Iterable[str]) -> int:
     return record_mask(record, _REC_BITS)
 
 
+_COLUMN_MAJOR_MIN_N = 64  # below this a column fits in a few cache lines anyway
 _EMPTY2 = np.zeros((0, 0))
 _EMPTY2I = np.zeros((0, 0), dtype=np.int64)
 _ZERO1 = np.zeros(1)
@@ -208,6 +209,13 @@ def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_
         raise ValueError(f"FF trace leak {b_leak} s^-1 is too fast for dt={net.dt} s")
     if counts is None:
         counts = np.zeros(n, dtype=np.int64)
+    # Every recurrent access of the kernel is a column Om[:, k] (the rule's update at a spike of k
+    # and the delivery of its kick): on a C-ordered (N, N) matrix that is N cache lines a spike.
+    # For long runs of large networks the kernel works on a column-major copy (same numbers,
+    # same arithmetic), written back after the chunk; short runs skip the copy (it costs N² moves).
+    Om_user = Om
+    if n >= _COLUMN_MAJOR_MIN_N and L >= 4 * n and not Om.flags.f_contiguous:
+        Om = np.asfortranarray(Om)
     knet = kernels.ScnNet(F, Om, net.thresholds, float(net.decay), float(net.dt), float(net.v_noise),
                           float(net.t_noise))
     kopt = kernels.ScnOptions(bool(opts.one_spike), bool(r_decay_first),
@@ -229,6 +237,8 @@ def _run(net: SCN, c: np.ndarray, state: SimState, opts: SimOptions, *, r_decay_
         ff_fns = (ff.update, ff.step or _noop_step) if ff is not None else (_ff_update_builtin, _ff_step_builtin)
         rec_fn = rc.update if rc is not None else _rec_update_builtin
         tot = kernels.scn_run_with(ff_fns[0], ff_fns[1], rec_fn)(c, knet, kopt, klrn, kst, krec)
+    if Om is not Om_user and rc is not None and rc.active:
+        Om_user[...] = Om
     state.step += L
     return tot
 
@@ -341,7 +351,7 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
             raise FloatingPointError(f"weights became non-finite at step {step}; lower the learning rates")
 
     run_chunks(source, n_steps, m, advance, chunk=chunk, snapshot_steps=snapshot_steps, snapshot=snapshot,
-               check=check, progress=progress)
+               check=check, progress=progress, prefetch=True)
     result.n_steps = n_steps
     result.state = state
     result.counts = counts

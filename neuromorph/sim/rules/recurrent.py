@@ -45,11 +45,14 @@ def self_term(w, lr, mu):
 def update_column(Om, k, V, r, p):
     """Eq 6 on the column ``Om[:, k]`` (N, N) of spiking neuron k; lateral weights capped at
     ``p.max_lateral`` (the diagonal is not capped), then the self term on ``Om[k, k]``."""
+    # the loop caps every entry (a select the compiler vectorises: no per-entry test of i != k)
+    # and the diagonal, computed by the same expression beforehand, is then put back uncapped
+    diag = recurrent_weight(Om[k, k], V[k], r[k], p.lr, p.beta, p.mu)
+    cap = p.max_lateral
     for i in range(Om.shape[0]):
-        Om[i, k] = recurrent_weight(Om[i, k], V[i], r[i], p.lr, p.beta, p.mu)
-        if i != k and Om[i, k] > p.max_lateral:
-            Om[i, k] = p.max_lateral  # sign constraint on lateral weights (e.g. inhibition only)
-    Om[k, k] = self_term(Om[k, k], p.lr, p.mu)
+        w = recurrent_weight(Om[i, k], V[i], r[i], p.lr, p.beta, p.mu)
+        Om[i, k] = cap if w > cap else w  # sign constraint on lateral weights (e.g. inhibition only)
+    Om[k, k] = self_term(diag, p.lr, p.mu)
 
 
 @dataclass
