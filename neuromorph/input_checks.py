@@ -19,9 +19,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 #: ``quantize --set`` keys the quantize stage does not act on (the target accepts them, the
-#: result would not change): field -> why.
+#: result would not change): field -> why.  (``dt`` is acted on: the chip step,
+#: :mod:`neuromorph.quant.chip_step`.)
 IGNORED_BY_QUANTIZE = {
-    "dt": "quantize runs the chip at the network's own time step (the step it was learnt with)",
     "state_bits": "the fake-quant model does not simulate the state width (the emulator of a Xylo device does, "
                   "at the device's own width)",
     "state_saturating": "the fake-quant model does not simulate state saturation",

@@ -33,15 +33,19 @@ from neuromorph.sim.simulator import SimOptions, WeightGrid, block_noise_source,
 
 
 def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, steps: int = 50_000,
-                  amplitude: float = 600.0, signal: Optional[np.ndarray] = None) -> SCN:
+                  amplitude: float = 600.0, signal: Optional[np.ndarray] = None, steps_per_sample: int = 1) -> SCN:
     """Least-squares decoder under the given dynamics.
 
     Fitted on ``signal`` (trials, T, M) in network units when given — the user's training data,
     each trial from rest, at most ``steps`` steps — else on the reference's protocol
-    (smoothed white noise at 0.3·A)."""
+    (smoothed white noise at 0.3·A).  ``steps_per_sample`` k > 1: ``net`` steps at the chip
+    step; the white noise is drawn at the learning step and held k chip steps per sample
+    (``signal`` is then already at the chip step)."""
     if signal is None:
-        c = smoothed_white_noise(steps, net.n_inputs, np.random.default_rng(derive_seed(seed, 31)),
+        k = int(steps_per_sample)
+        c = smoothed_white_noise(-(-steps // k), net.n_inputs, np.random.default_rng(derive_seed(seed, 31)),
                                  amplitude=amplitude, block=None)
+        c = np.repeat(c, k, axis=0) if k > 1 else c
         rec = simulate(net, c, seed=derive_seed(seed, 32), record=("r",), options=options)
         r, x = rec.r, rec.x
     else:
@@ -61,13 +65,19 @@ def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, ste
 
 
 def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
-                  inhibition_only: bool = True, progress=None, signal: Optional[np.ndarray] = None) -> SCN:
+                  inhibition_only: bool = True, progress=None, signal: Optional[np.ndarray] = None,
+                  steps_per_sample: int = 1) -> SCN:
     """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
     decoder refitted under those dynamics.
 
     ``signal`` (trials, T, M), network units: the user's training data; the rules then learn on
     it (looped, :func:`neuromorph.quant.calibration.data_source`) and the decoder is fitted on
-    it.  ``None``: the paper's smoothed white-noise blocks."""
+    it.  ``None``: the paper's smoothed white-noise blocks.  ``steps_per_sample`` k > 1: ``net``
+    steps at the chip step (:func:`neuromorph.quant.chip_step.at_chip_step`), ``signal`` is at
+    that step, the white noise is drawn at the learning step and held k chip steps; ``steps``
+    counts chip steps."""
+    from neuromorph.quant.chip_step import upsampled_source
+
     opts = chip_options(dash_syn, net.dt)
     work = net.copy()
     max_lat = 0.0 if inhibition_only else float("inf")
@@ -76,7 +86,7 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
         work.Omega[off] = np.minimum(work.Omega[off], 0.0)
     rules = (RecurrentRule(max_lateral=max_lat), FeedforwardRule())
     if signal is None:
-        source = block_noise_source(net.n_inputs, derive_seed(seed, 33))
+        source = upsampled_source(block_noise_source(net.n_inputs, derive_seed(seed, 33)), int(steps_per_sample))
     else:
         from neuromorph.quant.calibration import data_source
 
@@ -85,8 +95,9 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     mask = structural_mask(net.Omega) if net.meta.get("max_fanout") is not None else None
     res = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress,
                 rec_mask=mask)
-    out = refit_decoder(res.network, seed, opts, signal=signal)
+    out = refit_decoder(res.network, seed, opts, signal=signal, steps_per_sample=steps_per_sample)
     out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only,
+                                            "steps_per_sample": int(steps_per_sample),
                                             "signal": "white noise" if signal is None else "data"})
     return out
 

@@ -166,13 +166,18 @@ def _file_ndim(path: Path, sig: Signal) -> int:
 
 # ------------------------------------------------------------------------------------- models
 
-def run_float(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] = None) -> dict:
+def run_float(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] = None,
+              steps_per_sample: int = 1) -> dict:
     """``net`` driven to represent each trial of ``x`` (trials, T, M) from rest.
 
     Returns ``{"x_hat": (trials, T, M), "rate_hz": mean rate, "rates_hz": (N,)}``.  Trial k's
     noise stream is ``derive_seed(seed, 23)`` for k = 0 (so one trial is exactly
-    ``fakequant.signal_error``) and ``derive_seed(seed, 23, k)`` after."""
-    x = as_trials(x)
+    ``fakequant.signal_error``) and ``derive_seed(seed, 23, k)`` after.  ``steps_per_sample``
+    k > 1: ``net`` steps at the chip step (``x``'s step / k); ``x`` is upsampled to it and the
+    estimate brought back to ``x``'s step (:mod:`neuromorph.quant.chip_step`)."""
+    from neuromorph.quant.chip_step import downsample, upsample
+
+    x = upsample(as_trials(x), steps_per_sample)
     est, counts, steps = [], np.zeros(net.n_neurons), 0
     for k, tr in enumerate(x):
         s = derive_seed(seed, 23) if k == 0 else derive_seed(seed, 23, k)
@@ -181,12 +186,16 @@ def run_float(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] 
         counts += rec.counts
         steps += tr.shape[0]
     rates = counts / (steps * net.dt)
-    return {"x_hat": np.stack(est), "rate_hz": float(rates.mean()), "rates_hz": rates}
+    return {"x_hat": downsample(np.stack(est), steps_per_sample), "rate_hz": float(rates.mean()), "rates_hz": rates}
 
 
 def input_drives(backend, q, x: np.ndarray) -> list:
-    """Per trial, the drive (T, M) the backend's encoder event-codes for ``x`` (network units)."""
-    return [backend.input_drive(chip_increments(tr, q.lam_chip, q.dt), q.dash_syn) for tr in as_trials(x)]
+    """Per trial, the drive (T·k, M) the backend's encoder event-codes for ``x`` (network units
+    at the learning step; upsampled to the chip step, k = ``q.steps_per_sample``)."""
+    from neuromorph.quant.chip_step import upsample
+
+    return [backend.input_drive(chip_increments(tr, q.lam_chip, q.dt), q.dash_syn)
+            for tr in upsample(as_trials(x), q.steps_per_sample)]
 
 
 def input_clipping(backend, q, x: np.ndarray) -> dict:
@@ -202,9 +211,12 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
     with ``reference`` (the backend's reference simulator), whether it agrees state for state."""
     from scipy.signal import lfilter
 
-    x = as_trials(x)
+    from neuromorph.quant.chip_step import downsample, upsample
+
+    k_s = q.steps_per_sample  # the chip steps k times per sample of x (upsampled here)
+    x = upsample(as_trials(x), k_s)
     D = q.dequantize()["D"]
-    est, est_sp, sat, diffs = [], [], {}, {}
+    est, est_sp, filt, sat, diffs = [], [], [], {}, {}
     counts, events, steps, wall, wall_ref = np.zeros(q.n_neurons), 0, 0, 0.0, 0.0
     rasters, peak_out = [], None
     for k, tr in enumerate(x):
@@ -217,6 +229,7 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
         spikes = np.asarray(rec["Spikes"], dtype=np.float64)
         r = lfilter([1.0], [1.0, -(1.0 - q.lam_chip * q.dt)], spikes, axis=0)
         est_sp.append(r @ D.T)
+        filt.append(downsample(r[None], k_s)[0])
         counts += spikes.sum(0)
         events += int(raster.sum())
         steps += tr.shape[0]
@@ -230,7 +243,8 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
             for key, v in cmp["differences"].items():
                 diffs[f"trial {k}: {key}" if x.shape[0] > 1 else key] = v
     rates = counts / (steps * q.dt)
-    out = {"x_hat": np.stack(est), "x_hat_spikes": np.stack(est_sp), "rate_hz": float(rates.mean()),
+    out = {"x_hat": downsample(np.stack(est), k_s), "x_hat_spikes": downsample(np.stack(est_sp), k_s),
+           "filtered_spikes": filt, "rate_hz": float(rates.mean()),
            "rates_hz": rates, "input_events_per_step": events / steps, "saturation_events": sat,
            "emulator_seconds": wall, "rasters": rasters, "readout_peak": peak_out}
     if reference is not None:

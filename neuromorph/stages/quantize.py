@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from quantization.hardware import HardwareSpec
 from quantization.mapping import MappingOptions, QuantizedSCN, quantization_errors
 
@@ -105,7 +107,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if isinstance(net, EINetwork):  # Dale's-law networks: their own stage (neuromorph/stages/ei.py)
         from neuromorph.stages.ei import quantize_ei_run
 
-        unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0))
+        own_dt = "dt" in (target_overrides or {}) and not _same_step((target_overrides or {})["dt"], net.dt)
+        unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
+                                                (f"--set dt (a chip step other than the network's {net.dt:g} s)",
+                                                 own_dt))
                        if given]
         if unsupported:  # never silently ignored
             raise ValueError(f"{', '.join(unsupported)}: not available for EI networks yet (they calibrate on the "
@@ -114,7 +119,13 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                test_steps=test_steps, target_overrides=target_overrides, adapt=adapt)
     if not isinstance(net, SCN):
         raise ValueError(f"quantize supports SCNs and EI networks, got a {type(net).__name__}")
-    target = network_target(target_name, target_overrides, net.dt)
+    from neuromorph.quant.chip_step import at_chip_step, resolve_chip_step, upsample
+
+    # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step)
+    chip_dt, k = resolve_chip_step(net.dt, net.lam, target_overrides,
+                                   network_target(target_name, target_overrides, net.dt).max_dash_mem)
+    target = network_target(target_name, target_overrides, chip_dt)
+    chip_net = at_chip_step(net, chip_dt)
     out = Path(out)
     if not allow_unfit:  # before any work; with allow_unfit the full fit report is made instead
         preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega))
@@ -129,9 +140,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                 f"{cal.source}, first {min(test_steps, cal.x.shape[1])} steps")
     # silicon without the one-spike-per-step arbiter: adapt to its dynamics unless told otherwise
     adapt = (not backend.capabilities(target).one_spike_per_step) if adapt is None else bool(adapt)
-    deployed = net
+    deployed = chip_net
     report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
               "adapted_to_chip": adapt,
+              "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
               "calibration": {"source": "built-in white noise" if cal is None else cal.source,
                               **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
                               "evaluated_on": ev.source}}
@@ -141,16 +153,18 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         from neuromorph.progress import progress_bar
 
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
-            deployed = adapt_to_chip(net, steps=adapt_steps, seed=seed, progress=upd,
-                                     signal=None if cal is None else cal.x)
+            deployed = adapt_to_chip(chip_net, steps=adapt_steps, seed=seed, progress=upd,
+                                     signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k)
         report["adapt_steps"] = adapt_steps
     if cal is None:
-        stats = operating_statistics(deployed, c, seed, drive=backend.input_drive)
+        stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
+                                     drive=backend.input_drive)
     else:
-        stats = operating_statistics_on(deployed, cal.x, seed, drive=backend.input_drive,
-                                        max_sim_steps=CALIBRATION_SIM_STEPS)
+        stats = operating_statistics_on(deployed, upsample(cal.x, k), seed, drive=backend.input_drive,
+                                        max_sim_steps=CALIBRATION_SIM_STEPS * k)
     opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24))
     q = backend.map(deployed, target, stats, opts)
+    q.steps_per_sample = k
     report.update(weight_bits=q.weight_bits, operating_statistics=stats)
     report["fit_check"] = backend.fit_check(q, target).to_dict()
     report.update(_clipping_report(backend, q, cal, rd, ev))
@@ -170,13 +184,21 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         if mismatch > 0:
             from neuromorph.quant.mismatch_study import mismatch_errors
 
-            report["mismatch"] = mismatch_errors(net, q, target, ev.x[0], sigma=mismatch, n_instances=20, seed=seed)
+            report["mismatch"] = mismatch_errors(chip_net, q, target, upsample(ev.x, k)[0], sigma=mismatch,
+                                                 n_instances=20, seed=seed)
         report["scaling"] = {"offset": ev.scaling.offset.tolist(), "scale": ev.scaling.scale.tolist()}
         report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
                                                              "mismatch": mismatch, "run": str(run_dir),
                                                              "calibration": None if calibration is None else str(calibration)})
         _write_qdir(out, net, deployed, q, report, exported, Path(tmp), run_dir if rd is not None else None)
     return report
+
+
+def _same_step(value, dt: float) -> bool:
+    try:
+        return abs(float(value) - dt) <= 1e-9 * dt
+    except (TypeError, ValueError):
+        return False
 
 
 def _clipping_report(backend, q: QuantizedSCN, cal: Optional[UserSignal], rd: Optional[RunData],
@@ -206,10 +228,11 @@ def _model_errors(net: SCN, deployed: SCN, q: QuantizedSCN, ev: UserSignal, seed
     from neuromorph.sim.simulator import chip_options
 
     chip = chip_options(q.dash_syn, q.dt)
-    fq_net = fake_quant_network(q, net)
+    k = q.steps_per_sample
+    fq_net = fake_quant_network(q, deployed)
     fl = run_float(net, ev.x, seed)
-    fq_ref = run_float(fq_net, ev.x, seed)
-    fq_chip = run_float(fq_net, ev.x, seed, options=chip)
+    fq_ref = run_float(fq_net, ev.x, seed, steps_per_sample=k)
+    fq_chip = run_float(fq_net, ev.x, seed, options=chip, steps_per_sample=k)
     err = lambda r: user_error(ev, ev.shaped(ev.to_user(r["x_hat"])))  # noqa: E731
     rep = {"error_float": err(fl), "rate_float_hz": fl["rate_hz"],
            "error_quantized_reference_dynamics": err(fq_ref), "error_quantized_chip_dynamics": err(fq_chip)}
@@ -218,7 +241,7 @@ def _model_errors(net: SCN, deployed: SCN, q: QuantizedSCN, ev: UserSignal, seed
     rep.update(fake_quant_dynamics="chip" if adapt else "reference", error_quantized=err(fq),
                rate_quantized_hz=fq["rate_hz"])
     if adapt:  # the adapted float network, under the chip dynamics it was adapted to
-        rep["error_float_adapted_chip_dynamics"] = err(run_float(deployed, ev.x, seed, options=chip))
+        rep["error_float_adapted_chip_dynamics"] = err(run_float(deployed, ev.x, seed, options=chip, steps_per_sample=k))
     return rep
 
 

@@ -69,13 +69,16 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     sig = test_signal(qdir, ref, data, dt=data_dt, seed=seed, test_steps=test_steps)  # bad input: before any work
     out = Path(out)
     steps = int(sig.x.shape[0] * sig.x.shape[1])
-    res: dict = {"target": q.target, "test_steps": steps, "seed": seed, "signal": sig.describe()}
-    fq_net = fake_quant_network(q, ref)
+    res: dict = {"target": q.target, "test_steps": steps, "seed": seed, "signal": sig.describe(),
+                 "chip_step": {"dt_s": float(q.dt), "network_dt_s": float(ref.dt),
+                               "steps_per_sample": int(q.steps_per_sample)}}
+    k = q.steps_per_sample  # chip steps per step of the learnt network (signals upsampled k×)
+    fq_net = fake_quant_network(q, deployed)
     chip = chip_options(q.dash_syn, q.dt)
     adapted = bool(qmeta.get("adapted_to_chip", False))
     runs = {"float": run_float(ref, sig.x, seed),
-            "fake_quant_reference": run_float(fq_net, sig.x, seed),
-            "fake_quant_chip": run_float(fq_net, sig.x, seed, options=chip)}
+            "fake_quant_reference": run_float(fq_net, sig.x, seed, steps_per_sample=k),
+            "fake_quant_chip": run_float(fq_net, sig.x, seed, options=chip, steps_per_sample=k)}
     decoded = {k: sig.shaped(sig.to_user(v["x_hat"])) for k, v in runs.items()}
     res["error_float"] = user_error(sig, decoded["float"])
     res["rate_float_hz"] = runs["float"]["rate_hz"]
@@ -86,7 +89,7 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     res["error_fake_quant"] = user_error(sig, decoded[fq_key])
     res["rate_fake_quant_hz"] = runs[fq_key]["rate_hz"]
     if deployed is not ref:
-        dep = run_float(deployed, sig.x, seed, options=chip)
+        dep = run_float(deployed, sig.x, seed, options=chip, steps_per_sample=k)
         res["error_float_deployed_chip_dynamics"] = user_error(sig, sig.shaped(sig.to_user(dep["x_hat"])))
     try:
         backend = backend_for_device(qmeta.get("device") or q.target)
