@@ -189,8 +189,8 @@ def fit_message(fit: dict, where: str = "") -> str:
 def check_quantize_options(args) -> None:
     """``quantize`` options that would be ignored or are out of range, named as typed."""
     steps = getattr(args, "adapt_steps", None)
-    if steps is not None and steps < 1:
-        raise ValueError(f"--adapt-steps must be >= 1 time step, got {steps} (use --adapt off for no retraining)")
+    if steps is not None and steps < 0:
+        raise ValueError(f"--adapt-steps must be >= 0 time steps, got {steps} (0: no retraining)")
     for item in getattr(args, "set", []) or []:
         key = item.split("=", 1)[0].strip()
         if key in IGNORED_BY_QUANTIZE:

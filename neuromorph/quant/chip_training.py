@@ -66,7 +66,7 @@ def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, ste
 
 def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
                   inhibition_only: bool = True, progress=None, signal: Optional[np.ndarray] = None,
-                  steps_per_sample: int = 1) -> SCN:
+                  steps_per_sample: int = 1, mu: Optional[float] = None) -> SCN:
     """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
     decoder refitted under those dynamics.
 
@@ -75,7 +75,8 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     it.  ``None``: the paper's smoothed white-noise blocks.  ``steps_per_sample`` k > 1: ``net``
     steps at the chip step (:func:`neuromorph.quant.chip_step.at_chip_step`), ``signal`` is at
     that step, the white noise is drawn at the learning step and held k chip steps; ``steps``
-    counts chip steps."""
+    counts chip steps.  ``mu``: the recurrent rule's spike cost (None: the rule's default, the
+    paper's 0.02/0.9); a larger cost trades coding precision for fewer spikes."""
     from neuromorph.quant.chip_step import upsampled_source
 
     opts = chip_options(dash_syn, net.dt)
@@ -84,7 +85,8 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     if inhibition_only:
         off = ~np.eye(work.n_neurons, dtype=bool)
         work.Omega[off] = np.minimum(work.Omega[off], 0.0)
-    rules = (RecurrentRule(max_lateral=max_lat), FeedforwardRule())
+    rec = RecurrentRule(max_lateral=max_lat) if mu is None else RecurrentRule(max_lateral=max_lat, mu=float(mu))
+    rules = (rec, FeedforwardRule())
     if signal is None:
         source = upsampled_source(block_noise_source(net.n_inputs, derive_seed(seed, 33)), int(steps_per_sample))
     else:
@@ -93,9 +95,10 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
         source = data_source(signal, net.lam, net.dt)
     # a network learnt under a fan-out limit keeps its connectivity (neuromorph.sim.connectivity)
     mask = structural_mask(net.Omega) if net.meta.get("max_fanout") is not None else None
-    res = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress,
-                rec_mask=mask)
-    out = refit_decoder(res.network, seed, opts, signal=signal, steps_per_sample=steps_per_sample)
+    if steps > 0:
+        work = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress,
+                     rec_mask=mask).network
+    out = refit_decoder(work, seed, opts, signal=signal, steps_per_sample=steps_per_sample)
     out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only,
                                             "steps_per_sample": int(steps_per_sample),
                                             "signal": "white noise" if signal is None else "data"})

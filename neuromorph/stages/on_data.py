@@ -291,3 +291,36 @@ def channel_errors(sig: UserSignal, estimates: dict) -> list:
             row[f"rmse_{name}"] = float(np.sqrt(np.mean(e ** 2)))
         out.append(row)
     return out
+
+
+# ------------------------------------------------------------------------------ chip vs float
+
+#: Chip/float ratio of the coding error or of the spike rate above which reports flag the chip
+#: (issue 13: an SCN is worth deploying only if it codes as precisely with as few spikes).
+FIDELITY_FLAG_RATIO = 1.5
+
+
+def fidelity_ratios(error_float: float, error_chip: Optional[float], rate_float: float,
+                    rate_chip: Optional[float], limit: float = FIDELITY_FLAG_RATIO) -> dict:
+    """Chip/float ratios of the coding error and of the mean spike rate, and one flag line for
+    each that exceeds ``limit`` (the rate counted as prominently as the error).
+
+    Returns ``{"error_ratio", "rate_ratio", "limit", "flags": [str, ...]}`` (ratios None when the
+    chip was not run)."""
+    def ratio(a, b):
+        return None if a is None or b is None or not b > 0 else float(a) / float(b)
+
+    er, rr = ratio(error_chip, error_float), ratio(rate_chip, rate_float)
+    flags = []
+    if er is not None and er > limit:
+        flags.append(f"chip coding error {er:.2f}x the float network's (above {limit:g}x)")
+    if rr is not None and rr > limit:
+        flags.append(f"chip spike rate {rr:.2f}x the float network's (above {limit:g}x)")
+    return {"error_ratio": er, "rate_ratio": rr, "limit": float(limit), "flags": flags}
+
+
+def fidelity_line(fid: dict) -> str:
+    """One line for reports and the CLI: both ratios, then the flags."""
+    f = lambda v: "n/a" if v is None else f"{v:.2f}x"  # noqa: E731
+    line = f"chip/float: error {f(fid['error_ratio'])}, spike rate {f(fid['rate_ratio'])}"
+    return line + ("" if not fid["flags"] else " -- WARNING: " + "; ".join(fid["flags"]))

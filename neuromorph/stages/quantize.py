@@ -55,6 +55,8 @@ def find_network(run_dir: Union[str, Path]) -> Path:
 
 #: Steps of the calibration signal simulated for the voltage and read-out peaks.
 CALIBRATION_SIM_STEPS = 200_000
+#: Steps (learning step) of the signal the read-out is fitted on with the chip's own spikes.
+READOUT_FIT_STEPS = 50_000
 
 
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
@@ -87,9 +89,10 @@ def calibration_signal(net, rd: Optional[RunData], calibration: Optional[Union[s
 def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Path], *, seed: int = 0,
                  mismatch: float = 0.0, method: str = "scn", rounding: str = "nearest",
                  test_steps: int = 10_000, target_overrides: Optional[dict] = None,
-                 adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False,
+                 adapt: Optional[bool] = None, adapt_steps: int = 0, progress: bool = False,
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
-                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False) -> dict:
+                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
+                 chip_readout: bool = True, adapt_mu: Optional[float] = None) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -154,7 +157,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
 
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
             deployed = adapt_to_chip(chip_net, steps=adapt_steps, seed=seed, progress=upd,
-                                     signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k)
+                                     signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
+                                     mu=adapt_mu)
         report["adapt_steps"] = adapt_steps
     if cal is None:
         stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
@@ -177,8 +181,24 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     with tempfile.TemporaryDirectory(prefix="neuromorph-export-") as tmp:
         exported = backend.export(q, target, Path(tmp))  # e.g. {"spec": "spec.npz"} on Xylo
         deployable = backend.load_deployable(Path(tmp))
+        if deployable is not None and chip_readout:
+            # the read-out decoder fitted on the chip's own spikes (quant.chip_readout), on a
+            # signal other than the one reported (white noise: another seed; data: the training split)
+            from neuromorph.quant.chip_readout import fit_chip_readout
+
+            fit_x = (evaluation_signal(net.n_inputs, READOUT_FIT_STEPS, derive_seed(seed, 41), net.lam, net.dt)[1]
+                     if cal is None else truncate_steps(cal.x, READOUT_FIT_STEPS))
+            q, info = fit_chip_readout(backend, q, deployable, fit_x)
+            report["chip_readout"] = info
+            if info.get("fitted"):
+                exported = backend.export(q, target, Path(tmp))
+                deployable = backend.load_deployable(Path(tmp))
         if deployable is not None:
             report.update(_emulated_report(backend, q, deployable, ev, target))
+        from neuromorph.stages.on_data import fidelity_ratios
+
+        report["chip_vs_float"] = fidelity_ratios(report["error_float"], report.get("error_emulated"),
+                                                  report["rate_float_hz"], report.get("rate_emulated_hz"))
         report["readout"] = readout_range(q, target, ev.scaling, stats, report.get("emulated_readout_peak"))
         _check_clipping(report, max_clipping, warn)
         if mismatch > 0:
@@ -295,6 +315,18 @@ def _f(v) -> str:
     return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
+def _fidelity_md(rep: dict) -> list:
+    from neuromorph.stages.on_data import fidelity_line
+
+    fid = rep.get("chip_vs_float")
+    if not fid or fid["error_ratio"] is None:
+        return []
+    cs = rep.get("chip_step", {})
+    return ([f"**{fidelity_line(dict(fid, flags=[]))}** (flagged above {fid['limit']:g}x); chip step "
+             f"{cs.get('dt_s', 0):g} s, {cs.get('steps_per_sample', 1)} per network step.", ""]
+            + [f"> **WARNING:** {flag}." for flag in fid["flags"]] + ([""] if fid["flags"] else []))
+
+
 def quantization_markdown(rep: dict) -> str:
     """A short human-readable report."""
     lines = [f"# Quantization report: {rep['target']} ({rep['method']}, {rep['weight_bits']}-bit weights)", "",
@@ -308,6 +340,7 @@ def quantization_markdown(rep: dict) -> str:
              f"| coding error, emulated chip | {_f(rep.get('error_emulated'))} |",
              f"| rate emulated (Hz) | {_f(rep.get('rate_emulated_hz'))} |",
              f"| fit check | {'ok' if rep['fit_check']['ok'] else 'FAILED'} |", "",
+             *_fidelity_md(rep),
              f"Calibrated on: {rep['calibration']['source']}; numbers above on: {rep['calibration']['evaluated_on']}.", "",
              "## Input events and state ranges", "", "| signal | events clipped at the limit | steps at the limit | onset events deferred |",
              "|---|---|---|---|"]

@@ -129,6 +129,10 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
         res["error_emulated"] = None
         res["emulator_matches_xylosim"] = None
         res["note"] = f"target {q.target!r} has no emulator; fake-quant only"
+    from neuromorph.stages.on_data import fidelity_ratios
+
+    res["chip_vs_float"] = fidelity_ratios(res["error_float"], res.get("error_emulated"), res["rate_float_hz"],
+                                           res.get("rate_emulated_hz"))
     res["channels"] = channel_errors(sig, estimates)
     res["errors_network_units"] = {k: normalized_error(sig.x.reshape(-1, sig.n_channels),
                                                        runs[r]["x_hat"].reshape(-1, sig.n_channels))
@@ -194,6 +198,17 @@ def _figures(out: Path, res: dict, series: dict, sig: UserSignal, decoded: dict)
         save_figure(fig, out / "rates.png")
 
 
+def _fidelity_lines(res: dict) -> list:
+    """The chip/float error and rate ratios, each flag as a warning line of its own."""
+    from neuromorph.stages.on_data import fidelity_line
+
+    fid = res.get("chip_vs_float")
+    if not fid or fid["error_ratio"] is None:
+        return []
+    out = [f"**{fidelity_line(dict(fid, flags=[]))}** (flagged above {fid['limit']:g}x)", ""]
+    return out + [f"> **WARNING:** {flag}." for flag in fid["flags"]] + ([""] if fid["flags"] else [])
+
+
 def verify_markdown(res: dict) -> str:
     def f(v):
         return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
@@ -203,13 +218,16 @@ def verify_markdown(res: dict) -> str:
              f"Tested on {sg['source']}: shape {tuple(sg['shape'])}, dt {sg['dt_s']:g} s"
              + (f" (resampled to the network's {sg['network_dt_s']:g} s and back)" if sg["resampled"] else "")
              + ". Errors are normalised (Var(x − x̂) / Var(x), summed over channels) in the data's units.", "",
+             *_fidelity_lines(res),
              f"Headline fake-quant error uses the {res['fake_quant_dynamics']} dynamics: {f(res['error_fake_quant'])}.", "",
              "| model | coding error (normalised) | rate (Hz) |", "|---|---|---|",
              f"| float reference | {f(res['error_float'])} | {f(res['rate_float_hz'])} |",
              f"| fake-quant, reference dynamics (one-spike arbiter) | {f(res['error_fake_quant_reference_dynamics'])} | |",
              f"| fake-quant, chip dynamics (no arbiter, bit-shift synapses) | {f(res['error_fake_quant_chip_dynamics'])} | |",
              f"| emulated chip (output-neuron read-out) | {f(res.get('error_emulated'))} | {f(res.get('rate_emulated_hz'))} |",
-             f"| emulated chip (spikes decoded off-chip) | {f(res.get('error_emulated_spike_decoded'))} | |", ""]
+             f"| emulated chip (spikes decoded off-chip) | {f(res.get('error_emulated_spike_decoded'))} | |", "",
+             f"Chip step {res['chip_step']['dt_s']:g} s ({res['chip_step']['steps_per_sample']} per step of the "
+             f"learnt network).", ""]
     if "input_events_clipped_fraction" in res:
         lines += [f"Input events held back by the per-step limit: {res['input_events_clipped_fraction']:.3%}.", ""]
     keys = [k for k in ("float", "fake_quant", "emulated") if f"error_{k}" in res["channels"][0]]
