@@ -64,9 +64,44 @@ def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, ste
     return out
 
 
+def neighbour_signs(F: np.ndarray) -> np.ndarray:
+    """±1 per neuron (N,) such that neurons with similar encoders get opposite signs (a greedy
+    max-cut of the encoder-similarity graph ``max(cos(F_i, F_j), 0)``; neurons in order of
+    decreasing similarity to an already signed one)."""
+    F = np.asarray(F, dtype=np.float64)
+    n = F.shape[0]
+    U = F / np.maximum(np.linalg.norm(F, axis=1, keepdims=True), 1e-300)
+    W = np.maximum(U @ U.T, 0.0)
+    np.fill_diagonal(W, 0.0)
+    sign = np.zeros(n)
+    sign[0] = 1.0
+    for _ in range(n - 1):
+        pull = W[:, sign != 0].max(axis=1)  # closest signed neighbour
+        pull[sign != 0] = -1.0
+        i = int(np.argmax(pull))
+        s = float(W[i] @ sign)
+        sign[i] = -1.0 if s > 0 else 1.0
+    return sign
+
+
+def spread_thresholds(net: SCN, spread: float) -> SCN:
+    """``net`` with thresholds ``T_i (1 ± spread)``, the sign alternating between neurons of
+    similar encoders (:func:`neighbour_signs`).
+
+    Why: without a spike arbiter, neurons with similar encoders see the same coding error and
+    cross their (equal) thresholds in the same step; all of them fire, the estimate overshoots.
+    Thresholds set apart by a fraction of T make one of a pair cross steps earlier, and its
+    (one-step-late) inhibition reaches the other in time — the arbiter's job, done by the
+    thresholds (measured on Fig 2: docs/chip_fidelity.md)."""
+    out = net.copy()
+    if spread > 0:
+        out.thresholds = net.thresholds * (1.0 + float(spread) * neighbour_signs(net.F))
+    return out
+
+
 def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
                   inhibition_only: bool = True, progress=None, signal: Optional[np.ndarray] = None,
-                  steps_per_sample: int = 1, mu: Optional[float] = None) -> SCN:
+                  steps_per_sample: int = 1, mu: Optional[float] = None, threshold_spread: float = 0.0) -> SCN:
     """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
     decoder refitted under those dynamics.
 
@@ -75,12 +110,12 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     it.  ``None``: the paper's smoothed white-noise blocks.  ``steps_per_sample`` k > 1: ``net``
     steps at the chip step (:func:`neuromorph.quant.chip_step.at_chip_step`), ``signal`` is at
     that step, the white noise is drawn at the learning step and held k chip steps; ``steps``
-    counts chip steps.  ``mu``: the recurrent rule's spike cost (None: the rule's default, the
+    counts chip steps.  ``threshold_spread``: :func:`spread_thresholds` first.  ``mu``: the recurrent rule's spike cost (None: the rule's default, the
     paper's 0.02/0.9); a larger cost trades coding precision for fewer spikes."""
     from neuromorph.quant.chip_step import upsampled_source
 
     opts = chip_options(dash_syn, net.dt)
-    work = net.copy()
+    work = spread_thresholds(net, threshold_spread)
     max_lat = 0.0 if inhibition_only else float("inf")
     if inhibition_only:
         off = ~np.eye(work.n_neurons, dtype=bool)
@@ -101,6 +136,7 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     out = refit_decoder(work, seed, opts, signal=signal, steps_per_sample=steps_per_sample)
     out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only,
                                             "steps_per_sample": int(steps_per_sample),
+                                            "threshold_spread": float(threshold_spread),
                                             "signal": "white noise" if signal is None else "data"})
     return out
 

@@ -55,6 +55,9 @@ def find_network(run_dir: Union[str, Path]) -> Path:
 
 #: Steps of the calibration signal simulated for the voltage and read-out peaks.
 CALIBRATION_SIM_STEPS = 200_000
+#: Default relative threshold spread between neighbouring neurons on chips without a spike
+#: arbiter (quant.chip_training.spread_thresholds; measured in docs/chip_fidelity.md).
+DEFAULT_THRESHOLD_SPREAD = 0.3
 #: Steps (learning step) of the signal the read-out is fitted on with the chip's own spikes.
 READOUT_FIT_STEPS = 50_000
 
@@ -92,7 +95,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  adapt: Optional[bool] = None, adapt_steps: int = 0, progress: bool = False,
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
                  max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
-                 chip_readout: bool = True, adapt_mu: Optional[float] = None) -> dict:
+                 chip_readout: bool = True, adapt_mu: Optional[float] = None,
+                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -158,7 +162,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
             deployed = adapt_to_chip(chip_net, steps=adapt_steps, seed=seed, progress=upd,
                                      signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
-                                     mu=adapt_mu)
+                                     mu=adapt_mu, threshold_spread=threshold_spread)
         report["adapt_steps"] = adapt_steps
     if cal is None:
         stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
