@@ -65,22 +65,23 @@ def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, ste
 
 
 def neighbour_signs(F: np.ndarray) -> np.ndarray:
-    """±1 per neuron (N,) such that neurons with similar encoders get opposite signs (a greedy
-    max-cut of the encoder-similarity graph ``max(cos(F_i, F_j), 0)``; neurons in order of
-    decreasing similarity to an already signed one)."""
+    """±1 per neuron (N,) such that neurons with similar encoders get opposite signs: greedily,
+    the unsigned neuron most similar (cosine of encoders) to a signed one takes the opposite
+    sign of that closest signed neighbour (on a ring of encoders: alternating signs)."""
     F = np.asarray(F, dtype=np.float64)
     n = F.shape[0]
     U = F / np.maximum(np.linalg.norm(F, axis=1, keepdims=True), 1e-300)
-    W = np.maximum(U @ U.T, 0.0)
-    np.fill_diagonal(W, 0.0)
+    W = U @ U.T
+    np.fill_diagonal(W, -np.inf)
     sign = np.zeros(n)
     sign[0] = 1.0
     for _ in range(n - 1):
-        pull = W[:, sign != 0].max(axis=1)  # closest signed neighbour
-        pull[sign != 0] = -1.0
+        signed = np.flatnonzero(sign)
+        sim = W[:, signed]
+        pull = sim.max(axis=1)
+        pull[signed] = -np.inf
         i = int(np.argmax(pull))
-        s = float(W[i] @ sign)
-        sign[i] = -1.0 if s > 0 else 1.0
+        sign[i] = -sign[signed[int(np.argmax(sim[i]))]]
     return sign
 
 
