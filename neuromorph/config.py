@@ -27,12 +27,12 @@ _CHOICES = {("train", "experiment"): ("fig2",), ("train", "init"): ("auto", "pap
             ("train", "network"): ("scn", "ei"), ("data", "source"): DATA_SOURCES,
             ("quantize", "method"): ("scn", "global", "channel"), ("quantize", "rounding"): ("nearest", "stochastic"),
             ("quantize", "adapt"): TRI_STATE_CHOICES}
-_POSITIVE = {("train", "iterations"), ("quantize", "adapt_steps"), ("verify", "test_steps"),
+_POSITIVE = {("train", "iterations"), ("verify", "test_steps"),
              ("data", "dt"), ("data", "channels"), ("data", "source_seconds"),
              ("train", "neurons"), ("train", "neurons_e"), ("train", "neurons_i"), ("train", "leak"), ("train", "dt"),
              ("train", "thresholds"), ("train", "beta"), ("train", "alpha"), ("train", "lr_rec"), ("train", "lr_ff"),
              ("train", "steps"), ("train", "seconds"), ("train", "max_channels")}
-_NON_NEGATIVE = {("train", "mu")}
+_NON_NEGATIVE = {("train", "mu"), ("quantize", "adapt_steps")}
 #: Keys whose default is null (the network kind decides): the type a value must have.
 _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
              ("train", "neurons"): int, ("train", "neurons_e"): int, ("train", "neurons_i"): int,

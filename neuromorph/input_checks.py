@@ -19,9 +19,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 #: ``quantize --set`` keys the quantize stage does not act on (the target accepts them, the
-#: result would not change): field -> why.
+#: result would not change): field -> why.  (``dt`` is acted on: the chip step,
+#: :mod:`neuromorph.quant.chip_step`.)
 IGNORED_BY_QUANTIZE = {
-    "dt": "quantize runs the chip at the network's own time step (the step it was learnt with)",
     "state_bits": "the fake-quant model does not simulate the state width (the emulator of a Xylo device does, "
                   "at the device's own width)",
     "state_saturating": "the fake-quant model does not simulate state saturation",
@@ -189,8 +189,8 @@ def fit_message(fit: dict, where: str = "") -> str:
 def check_quantize_options(args) -> None:
     """``quantize`` options that would be ignored or are out of range, named as typed."""
     steps = getattr(args, "adapt_steps", None)
-    if steps is not None and steps < 1:
-        raise ValueError(f"--adapt-steps must be >= 1 time step, got {steps} (use --adapt off for no retraining)")
+    if steps is not None and steps < 0:
+        raise ValueError(f"--adapt-steps must be >= 0 time steps, got {steps} (0: no retraining)")
     for item in getattr(args, "set", []) or []:
         key = item.split("=", 1)[0].strip()
         if key in IGNORED_BY_QUANTIZE:

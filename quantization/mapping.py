@@ -101,7 +101,8 @@ class QuantizedSCN:
     self-kick after the subtractive reset when ``subtractive_reset``), ``w_out`` (M, N),
     ``threshold`` (N,).  Scalars: shifts, dashes, ``scale_v`` S (integer units per float voltage
     unit), ``input_gain`` g (events per unit of per-step input ``dt·c``), ``scale_out`` S_out
-    (integer units per unit of x̂), ``lam`` (float model's leak, s⁻¹), ``dt`` (s).
+    (integer units per unit of x̂), ``lam`` (float model's leak, s⁻¹), ``dt`` (s, the chip's
+    step), ``steps_per_sample`` k (chip steps per step of the learnt network).
     """
 
     target: str
@@ -126,6 +127,9 @@ class QuantizedSCN:
     neuron_gain: Optional[np.ndarray] = None
     max_input_events: int = 15
     stats: dict = field(default_factory=dict)
+    #: chip steps per sample of the learnt network (``dt`` is the chip step; the network was
+    #: learnt at ``steps_per_sample * dt``): signals are upsampled k× for the chip
+    steps_per_sample: int = 1
 
     @property
     def n_neurons(self) -> int:

@@ -21,8 +21,11 @@ from neuromorph.metrics import normalized_error
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu")
-# chip adaptation shortened from the default 400k steps to keep the default test run short
-ADAPT = ("--adapt-steps", "40000")
+# the chip/float bounds of issue 13 (>= 100 neurons, >= 4 channels, every Xylo target): measured
+# with the defaults (inhibition-only adaptation, threshold spread 0.3, read-out fitted on the
+# chip's spikes; docs/chip_fidelity.md) error ratio 0.56/0.56/0.57 and rate ratio 1.34/1.34/1.34
+# on XA2/XA3/IMU; before (400k-step retraining) the rate ratio was 4.6
+MAX_RATIO = 1.5
 
 
 def cli(*args) -> subprocess.CompletedProcess:
@@ -74,12 +77,15 @@ def test_scn_on_own_data_all_xylo_targets(files, tmp_path, suffix):
     errors = {}
     for t in TARGETS:
         q = tmp_path / f"q-{t}"
-        cli("quantize", run, "--target", t, "--out", q, *ADAPT)
+        cli("quantize", run, "--target", t, "--out", q)
         qrep = json.loads((q / "quantization.json").read_text())
         assert qrep["fit_check"]["ok"], qrep["fit_check"]["violations"][:3]
         v = tmp_path / f"v-{t}"
         cli("verify", q, "--data", tmp_path / "held.npy", "--dt", "0.001", "--out", v)
-        errors[t] = check_verify(v, held)["error_emulated"]
+        rep = check_verify(v, held)
+        errors[t] = rep["error_emulated"]
+        assert rep["chip_vs_float"]["error_ratio"] <= MAX_RATIO, (t, rep["chip_vs_float"])
+        assert rep["chip_vs_float"]["rate_ratio"] <= MAX_RATIO, (t, rep["chip_vs_float"])
     # the chip codes the signal: an estimate with no information would have normalised error >= 1
     assert max(errors.values()) < 0.2, errors
 

@@ -42,5 +42,9 @@ def main(args) -> int:
     print(f"error float {s['error_float']:.4g} | fake-quant {s['error_fake_quant']:.4g} | emulated "
           f"{'n/a' if em is None else format(em, '.4g')} | emulator == XyloSim: {s['emulator_matches_xylosim']} | "
           f"{s['wall_seconds']:.1f} s")
+    if (s.get("chip_vs_float") or {}).get("error_ratio") is not None:
+        from neuromorph.stages.on_data import fidelity_line
+
+        print(fidelity_line(s["chip_vs_float"]))
     print(f"report: {args.out / 'report.md'}")
     return 1 if s["emulator_matches_xylosim"] is False else 0

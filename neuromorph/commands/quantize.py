@@ -44,9 +44,11 @@ def add_arguments(p) -> None:
     p.add_argument("--mismatch", type=float, default=0.0, metavar="SIGMA",
                    help="also evaluate 20 device instances with this relative variation")
     p.add_argument("--adapt", default="auto", choices=TRI_STATE_CHOICES,
-                   help="delay-aware retraining under the chip's dynamics before mapping "
+                   help="adapt to the chip's dynamics before mapping: inhibition-only recurrence, decoder refit "
                         "(auto: on for Xylo targets, which have no one-spike-per-step arbiter)")
-    p.add_argument("--adapt-steps", type=int, default=400_000, help="length of that retraining (time steps)")
+    p.add_argument("--adapt-steps", type=int, default=0,
+                   help="chip steps of local-rule retraining under the chip's dynamics on top of that (default 0: "
+                        "none; more steps: lower error at more spikes, docs/chip_fidelity.md)")
     p.add_argument("--calibration", type=Path, metavar="FILE",
                    help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
     p.add_argument("--dt", type=float, metavar="SECONDS",
@@ -118,4 +120,8 @@ def main(args) -> int:
           f"{'n/a' if em is None else format(rep['rate_emulated_hz'], '.3g') + ' Hz'}; input clipped "
           f"{'n/a' if clip is None else format(clip, '.2%')}; "
           f"fit {'ok' if rep['fit_check']['ok'] else 'FAILED'}; wrote {args.out}")
+    if rep.get("chip_vs_float", {}).get("error_ratio") is not None:
+        from neuromorph.stages.on_data import fidelity_line
+
+        print(fidelity_line(rep["chip_vs_float"]))
     return 0 if rep["fit_check"]["ok"] else 1

@@ -61,5 +61,9 @@ def main(args) -> int:
     print(f"{src}: error float {res['error_float']:.4g} | fake-quant {res['error_fake_quant']:.4g} | "
           f"emulated {'n/a' if em is None else format(em, '.4g')} | rate float {res['rate_float_hz']:.3g} Hz, emulated "
           f"{'n/a' if rate is None else format(rate, '.3g') + ' Hz'} | emulator == XyloSim: {res['emulator_matches_xylosim']}")
+    if res.get("chip_vs_float", {}).get("error_ratio") is not None:
+        from neuromorph.stages.on_data import fidelity_line
+
+        print(fidelity_line(res["chip_vs_float"]))
     print(f"wrote {args.out / 'verify.json'} and {args.out / 'report.md'}")
     return 1 if res["emulator_matches_xylosim"] is False else 0

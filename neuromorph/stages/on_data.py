@@ -180,13 +180,18 @@ def _file_ndim(path: Path, sig: Signal) -> int:
 
 # ------------------------------------------------------------------------------------- models
 
-def run_float(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] = None) -> dict:
+def run_float(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] = None,
+              steps_per_sample: int = 1) -> dict:
     """``net`` driven to represent each trial of ``x`` (trials, T, M) from rest.
 
     Returns ``{"x_hat": (trials, T, M), "rate_hz": mean rate, "rates_hz": (N,)}``.  Trial k's
     noise stream is ``derive_seed(seed, 23)`` for k = 0 (so one trial is exactly
-    ``fakequant.signal_error``) and ``derive_seed(seed, 23, k)`` after."""
-    x = as_trials(x)
+    ``fakequant.signal_error``) and ``derive_seed(seed, 23, k)`` after.  ``steps_per_sample``
+    k > 1: ``net`` steps at the chip step (``x``'s step / k); ``x`` is upsampled to it and the
+    estimate brought back to ``x``'s step (:mod:`neuromorph.quant.chip_step`)."""
+    from neuromorph.quant.chip_step import downsample, upsample
+
+    x = upsample(as_trials(x), steps_per_sample)
     est, counts, steps = [], np.zeros(net.n_neurons), 0
     for k, tr in enumerate(x):
         s = derive_seed(seed, 23) if k == 0 else derive_seed(seed, 23, k)
@@ -195,12 +200,16 @@ def run_float(net: SCN, x: np.ndarray, seed: int, options: Optional[SimOptions] 
         counts += rec.counts
         steps += tr.shape[0]
     rates = counts / (steps * net.dt)
-    return {"x_hat": np.stack(est), "rate_hz": float(rates.mean()), "rates_hz": rates}
+    return {"x_hat": downsample(np.stack(est), steps_per_sample), "rate_hz": float(rates.mean()), "rates_hz": rates}
 
 
 def input_drives(backend, q, x: np.ndarray) -> list:
-    """Per trial, the drive (T, M) the backend's encoder event-codes for ``x`` (network units)."""
-    return [backend.input_drive(chip_increments(tr, q.lam_chip, q.dt), q.dash_syn) for tr in as_trials(x)]
+    """Per trial, the drive (T·k, M) the backend's encoder event-codes for ``x`` (network units
+    at the learning step; upsampled to the chip step, k = ``q.steps_per_sample``)."""
+    from neuromorph.quant.chip_step import upsample
+
+    return [backend.input_drive(chip_increments(tr, q.lam_chip, q.dt), q.dash_syn)
+            for tr in upsample(as_trials(x), q.steps_per_sample)]
 
 
 def input_clipping(backend, q, x: np.ndarray) -> dict:
@@ -225,9 +234,12 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
     with ``reference`` (the backend's reference simulator), whether it agrees state for state."""
     from scipy.signal import lfilter
 
-    x = as_trials(x)
+    from neuromorph.quant.chip_step import downsample, upsample
+
+    k_s = q.steps_per_sample  # the chip steps k times per sample of x (upsampled here)
+    x = upsample(as_trials(x), k_s)
     D = q.dequantize()["D"]
-    est, est_sp, sat, diffs = [], [], {}, {}
+    est, est_sp, filt, sat, diffs = [], [], [], {}, {}
     counts, events, steps, wall, wall_ref = np.zeros(q.n_neurons), 0, 0, 0.0, 0.0
     rasters, peak_out = [], None
     for k, tr in enumerate(x):
@@ -243,6 +255,7 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
             spikes = spikes[:, lo:lo + q.n_neurons]
         r = lfilter([1.0], [1.0, -(1.0 - q.lam_chip * q.dt)], spikes, axis=0)
         est_sp.append(r @ D.T)
+        filt.append(downsample(r[None], k_s)[0])
         counts += spikes.sum(0)
         events += int(raster.sum())
         steps += tr.shape[0]
@@ -256,7 +269,8 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
             for key, v in cmp["differences"].items():
                 diffs[f"trial {k}: {key}" if x.shape[0] > 1 else key] = v
     rates = counts / (steps * q.dt)
-    out = {"x_hat": np.stack(est), "x_hat_spikes": np.stack(est_sp), "rate_hz": float(rates.mean()),
+    out = {"x_hat": downsample(np.stack(est), k_s), "x_hat_spikes": downsample(np.stack(est_sp), k_s),
+           "filtered_spikes": filt, "rate_hz": float(rates.mean()),
            "rates_hz": rates, "input_events_per_step": events / steps, "saturation_events": sat,
            "emulator_seconds": wall, "rasters": rasters, "readout_peak": peak_out}
     if reference is not None:
@@ -303,3 +317,36 @@ def channel_errors(sig: UserSignal, estimates: dict) -> list:
             row[f"rmse_{name}"] = float(np.sqrt(np.mean(e ** 2)))
         out.append(row)
     return out
+
+
+# ------------------------------------------------------------------------------ chip vs float
+
+#: Chip/float ratio of the coding error or of the spike rate above which reports flag the chip
+#: (issue 13: an SCN is worth deploying only if it codes as precisely with as few spikes).
+FIDELITY_FLAG_RATIO = 1.5
+
+
+def fidelity_ratios(error_float: float, error_chip: Optional[float], rate_float: float,
+                    rate_chip: Optional[float], limit: float = FIDELITY_FLAG_RATIO) -> dict:
+    """Chip/float ratios of the coding error and of the mean spike rate, and one flag line for
+    each that exceeds ``limit`` (the rate counted as prominently as the error).
+
+    Returns ``{"error_ratio", "rate_ratio", "limit", "flags": [str, ...]}`` (ratios None when the
+    chip was not run)."""
+    def ratio(a, b):
+        return None if a is None or b is None or not b > 0 else float(a) / float(b)
+
+    er, rr = ratio(error_chip, error_float), ratio(rate_chip, rate_float)
+    flags = []
+    if er is not None and er > limit:
+        flags.append(f"chip coding error {er:.2f}x the float network's (above {limit:g}x)")
+    if rr is not None and rr > limit:
+        flags.append(f"chip spike rate {rr:.2f}x the float network's (above {limit:g}x)")
+    return {"error_ratio": er, "rate_ratio": rr, "limit": float(limit), "flags": flags}
+
+
+def fidelity_line(fid: dict) -> str:
+    """One line for reports and the CLI: both ratios, then the flags."""
+    f = lambda v: "n/a" if v is None else f"{v:.2f}x"  # noqa: E731
+    line = f"chip/float: error {f(fid['error_ratio'])}, spike rate {f(fid['rate_ratio'])}"
+    return line + ("" if not fid["flags"] else " -- WARNING: " + "; ".join(fid["flags"]))

@@ -95,6 +95,9 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = Fal
         "error_float": ver["error_float"],
         "error_fake_quant": ver["error_fake_quant"],
         "error_emulated": ver.get("error_emulated"),
+        "rate_float_hz": ver.get("rate_float_hz"),
+        "rate_emulated_hz": ver.get("rate_emulated_hz"),
+        "chip_vs_float": ver.get("chip_vs_float"),
         "emulator_matches_xylosim": ver.get("emulator_matches_xylosim"),
         "training": {**{k: train[k] for k in ("error_before", "error_after", "rate_before_hz", "rate_after_hz",
                                               "weight_distance", "steps")},
@@ -111,6 +114,15 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = Fal
     atomic_write_text(out / "config.yaml", dump_config(cfg))
     atomic_write_text(out / "report.md", pipeline_markdown(summary, qrep, ver))
     return summary
+
+
+def _fidelity_md(fid) -> list:
+    from neuromorph.stages.on_data import fidelity_line
+
+    if not fid or fid.get("error_ratio") is None:
+        return []
+    return ([f"**{fidelity_line(dict(fid, flags=[]))}** (flagged above {fid['limit']:g}x)", ""]
+            + [f"> **WARNING:** {flag}." for flag in fid["flags"]] + ([""] if fid["flags"] else []))
 
 
 def pipeline_markdown(s: dict, qrep: dict, ver: dict) -> str:
@@ -136,9 +148,10 @@ def pipeline_markdown(s: dict, qrep: dict, ver: dict) -> str:
         f"{'passed' if s['fit_ok'] else 'FAILED'}; adapted to the chip's dynamics: {s['adapted_to_chip']}. "
         "Details: `quantize/quantization.md`, artefacts in `deploy/`.", "",
         "## 3. Verification on one test signal", "",
-        "| model | coding error |", "|---|---|",
-        f"| float reference | {f(s['error_float'])} |",
-        f"| fake-quant ({ver['fake_quant_dynamics']} dynamics) | {f(s['error_fake_quant'])} |",
-        f"| emulated chip (bit-exact) | {f(s['error_emulated'])} |", "",
+        "| model | coding error | rate (Hz) |", "|---|---|---|",
+        f"| float reference | {f(s['error_float'])} | {f(s.get('rate_float_hz'))} |",
+        f"| fake-quant ({ver['fake_quant_dynamics']} dynamics) | {f(s['error_fake_quant'])} | |",
+        f"| emulated chip (bit-exact) | {f(s['error_emulated'])} | {f(s.get('rate_emulated_hz'))} |", "",
+        *_fidelity_md(s.get("chip_vs_float")),
         f"**Emulator vs Rockpool XyloSim: {'identical, spike for spike and state for state' if m else ('not run' if m is None else 'DIFFERENT')}.**", "",
         "![reconstruction](verify/reconstruction.png)", ""])

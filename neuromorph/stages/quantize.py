@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from quantization.hardware import HardwareSpec
 from quantization.mapping import MappingOptions, QuantizedSCN, quantization_errors
 
@@ -54,6 +56,11 @@ def find_network(run_dir: Union[str, Path]) -> Path:
 
 #: Steps of the calibration signal simulated for the voltage and read-out peaks.
 CALIBRATION_SIM_STEPS = 200_000
+#: Default relative threshold spread between neighbouring neurons on chips without a spike
+#: arbiter (quant.chip_training.spread_thresholds; measured in docs/chip_fidelity.md).
+DEFAULT_THRESHOLD_SPREAD = 0.3
+#: Steps (learning step) of the signal the read-out is fitted on with the chip's own spikes.
+READOUT_FIT_STEPS = 50_000
 
 
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
@@ -86,9 +93,11 @@ def calibration_signal(net, rd: Optional[RunData], calibration: Optional[Union[s
 def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Path], *, seed: int = 0,
                  mismatch: float = 0.0, method: str = "scn", rounding: str = "nearest",
                  test_steps: int = 10_000, target_overrides: Optional[dict] = None,
-                 adapt: Optional[bool] = None, adapt_steps: int = 400_000, progress: bool = False,
+                 adapt: Optional[bool] = None, adapt_steps: int = 0, progress: bool = False,
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
-                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False) -> dict:
+                 max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
+                 chip_readout: bool = True, adapt_mu: Optional[float] = None,
+                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -106,7 +115,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     if isinstance(net, EINetwork):  # Dale's-law networks: their own stage (neuromorph/stages/ei.py)
         from neuromorph.stages.ei import quantize_ei_run
 
-        unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0))
+        own_dt = "dt" in (target_overrides or {}) and not _same_step((target_overrides or {})["dt"], net.dt)
+        unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
+                                                (f"--set dt (a chip step other than the network's {net.dt:g} s)",
+                                                 own_dt))
                        if given]
         if unsupported:  # never silently ignored
             raise ValueError(f"{', '.join(unsupported)}: not available for EI networks yet (they calibrate on the "
@@ -115,7 +127,13 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                test_steps=test_steps, target_overrides=target_overrides, adapt=adapt)
     if not isinstance(net, SCN):
         raise ValueError(f"quantize supports SCNs and EI networks, got a {type(net).__name__}")
-    target = network_target(target_name, target_overrides, net.dt)
+    from neuromorph.quant.chip_step import at_chip_step, resolve_chip_step, upsample
+
+    # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step)
+    chip_dt, k = resolve_chip_step(net.dt, net.lam, target_overrides,
+                                   network_target(target_name, target_overrides, net.dt).max_dash_mem)
+    target = network_target(target_name, target_overrides, chip_dt)
+    chip_net = at_chip_step(net, chip_dt)
     out = Path(out)
     if not allow_unfit:  # before any work; with allow_unfit the full fit report is made instead
         preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega))
@@ -123,6 +141,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     rd = run_data_of(run_dir, net)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
     fe = frontend_of_run(rd, target, calibration)  # a run on an audio front-end's events: checked here
+    if fe is not None and k != 1:  # the front-end's events come at the network's step; never re-timed silently
+        raise ValueError(f"--set dt={chip_dt:g}: a run on an audio front-end's events runs the chip at the "
+                         f"network's step ({net.dt:g} s); drop --set dt")
     if cal is None:
         c, x = evaluation_signal(net.n_inputs, test_steps, seed, net.lam, net.dt)
         ev = signal_from_arrays(x, net.dt, Scaling.identity(net.n_inputs), "built-in white noise")
@@ -131,9 +152,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                 f"{cal.source}, first {min(test_steps, cal.x.shape[1])} steps")
     # silicon without the one-spike-per-step arbiter: adapt to its dynamics unless told otherwise
     adapt = (not backend.capabilities(target).one_spike_per_step) if adapt is None else bool(adapt)
-    deployed = net
+    deployed = chip_net
     report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
               "adapted_to_chip": adapt,
+              "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
               "calibration": {"source": "built-in white noise" if cal is None else cal.source,
                               **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
                               "evaluated_on": ev.source}}
@@ -143,17 +165,20 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         from neuromorph.progress import progress_bar
 
         with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
-            deployed = adapt_to_chip(net, steps=adapt_steps, seed=seed, progress=upd,
-                                     signal=None if cal is None else cal.x)
+            deployed = adapt_to_chip(chip_net, steps=adapt_steps, seed=seed, progress=upd,
+                                     signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
+                                     mu=adapt_mu, threshold_spread=threshold_spread)
         report["adapt_steps"] = adapt_steps
     if cal is None:
-        stats = operating_statistics(deployed, c, seed, drive=backend.input_drive)
+        stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
+                                     drive=backend.input_drive)
     else:
-        stats = operating_statistics_on(deployed, cal.x, seed, drive=backend.input_drive,
-                                        max_sim_steps=CALIBRATION_SIM_STEPS)
+        stats = operating_statistics_on(deployed, upsample(cal.x, k), seed, drive=backend.input_drive,
+                                        max_sim_steps=CALIBRATION_SIM_STEPS * k)
     opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24),
                           input_gain=None if fe is None else fe["input_gain"])
     q = backend.map(deployed, target, stats, opts)
+    q.steps_per_sample = k
     if fe is not None:
         q.stats["frontend"] = fe
         report["frontend"] = fe
@@ -169,20 +194,44 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     with tempfile.TemporaryDirectory(prefix="neuromorph-export-") as tmp:
         exported = backend.export(q, target, Path(tmp))  # e.g. {"spec": "spec.npz"} on Xylo
         deployable = backend.load_deployable(Path(tmp))
+        if deployable is not None and chip_readout:
+            # the read-out decoder fitted on the chip's own spikes (quant.chip_readout), on a
+            # signal other than the one reported (white noise: another seed; data: the training split)
+            from neuromorph.quant.chip_readout import fit_chip_readout
+
+            fit_x = (evaluation_signal(net.n_inputs, READOUT_FIT_STEPS, derive_seed(seed, 41), net.lam, net.dt)[1]
+                     if cal is None else truncate_steps(cal.x, READOUT_FIT_STEPS))
+            q, info = fit_chip_readout(backend, q, deployable, fit_x)
+            report["chip_readout"] = info
+            if info.get("fitted"):
+                exported = backend.export(q, target, Path(tmp))
+                deployable = backend.load_deployable(Path(tmp))
         if deployable is not None:
             report.update(_emulated_report(backend, q, deployable, ev, target))
+        from neuromorph.stages.on_data import fidelity_ratios
+
+        report["chip_vs_float"] = fidelity_ratios(report["error_float"], report.get("error_emulated"),
+                                                  report["rate_float_hz"], report.get("rate_emulated_hz"))
         report["readout"] = readout_range(q, target, ev.scaling, stats, report.get("emulated_readout_peak"))
         _check_clipping(report, max_clipping, warn)
         if mismatch > 0:
             from neuromorph.quant.mismatch_study import mismatch_errors
 
-            report["mismatch"] = mismatch_errors(net, q, target, ev.x[0], sigma=mismatch, n_instances=20, seed=seed)
+            report["mismatch"] = mismatch_errors(chip_net, q, target, upsample(ev.x, k)[0], sigma=mismatch,
+                                                 n_instances=20, seed=seed)
         report["scaling"] = {"offset": ev.scaling.offset.tolist(), "scale": ev.scaling.scale.tolist()}
         report["provenance"] = provenance(seed=seed, config={"target": target.name, "method": method,
                                                              "mismatch": mismatch, "run": str(run_dir),
                                                              "calibration": None if calibration is None else str(calibration)})
         _write_qdir(out, net, deployed, q, report, exported, Path(tmp), run_dir if rd is not None else None)
     return report
+
+
+def _same_step(value, dt: float) -> bool:
+    try:
+        return abs(float(value) - dt) <= 1e-9 * dt
+    except (TypeError, ValueError):
+        return False
 
 
 def _clipping_report(backend, q: QuantizedSCN, cal: Optional[UserSignal], rd: Optional[RunData],
@@ -212,10 +261,11 @@ def _model_errors(net: SCN, deployed: SCN, q: QuantizedSCN, ev: UserSignal, seed
     from neuromorph.sim.simulator import chip_options
 
     chip = chip_options(q.dash_syn, q.dt)
-    fq_net = fake_quant_network(q, net)
+    k = q.steps_per_sample
+    fq_net = fake_quant_network(q, deployed)
     fl = run_float(net, ev.x, seed)
-    fq_ref = run_float(fq_net, ev.x, seed)
-    fq_chip = run_float(fq_net, ev.x, seed, options=chip)
+    fq_ref = run_float(fq_net, ev.x, seed, steps_per_sample=k)
+    fq_chip = run_float(fq_net, ev.x, seed, options=chip, steps_per_sample=k)
     err = lambda r: user_error(ev, ev.shaped(ev.to_user(r["x_hat"])))  # noqa: E731
     rep = {"error_float": err(fl), "rate_float_hz": fl["rate_hz"],
            "error_quantized_reference_dynamics": err(fq_ref), "error_quantized_chip_dynamics": err(fq_chip)}
@@ -224,7 +274,7 @@ def _model_errors(net: SCN, deployed: SCN, q: QuantizedSCN, ev: UserSignal, seed
     rep.update(fake_quant_dynamics="chip" if adapt else "reference", error_quantized=err(fq),
                rate_quantized_hz=fq["rate_hz"])
     if adapt:  # the adapted float network, under the chip dynamics it was adapted to
-        rep["error_float_adapted_chip_dynamics"] = err(run_float(deployed, ev.x, seed, options=chip))
+        rep["error_float_adapted_chip_dynamics"] = err(run_float(deployed, ev.x, seed, options=chip, steps_per_sample=k))
     return rep
 
 
@@ -278,6 +328,18 @@ def _f(v) -> str:
     return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
+def _fidelity_md(rep: dict) -> list:
+    from neuromorph.stages.on_data import fidelity_line
+
+    fid = rep.get("chip_vs_float")
+    if not fid or fid["error_ratio"] is None:
+        return []
+    cs = rep.get("chip_step", {})
+    return ([f"**{fidelity_line(dict(fid, flags=[]))}** (flagged above {fid['limit']:g}x); chip step "
+             f"{cs.get('dt_s', 0):g} s, {cs.get('steps_per_sample', 1)} per network step.", ""]
+            + [f"> **WARNING:** {flag}." for flag in fid["flags"]] + ([""] if fid["flags"] else []))
+
+
 def quantization_markdown(rep: dict) -> str:
     """A short human-readable report."""
     lines = [f"# Quantization report: {rep['target']} ({rep['method']}, {rep['weight_bits']}-bit weights)", "",
@@ -291,6 +353,7 @@ def quantization_markdown(rep: dict) -> str:
              f"| coding error, emulated chip | {_f(rep.get('error_emulated'))} |",
              f"| rate emulated (Hz) | {_f(rep.get('rate_emulated_hz'))} |",
              f"| fit check | {'ok' if rep['fit_check']['ok'] else 'FAILED'} |", "",
+             *_fidelity_md(rep),
              f"Calibrated on: {rep['calibration']['source']}; numbers above on: {rep['calibration']['evaluated_on']}.", "",
              "## Input events and state ranges", "", "| signal | events clipped at the limit | steps at the limit | onset events deferred |",
              "|---|---|---|---|"]

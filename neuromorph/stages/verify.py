@@ -73,13 +73,16 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     sig = test_signal(qdir, ref, data, dt=data_dt, seed=seed, test_steps=test_steps)  # bad input: before any work
     out = Path(out)
     steps = int(sig.x.shape[0] * sig.x.shape[1])
-    res: dict = {"target": q.target, "test_steps": steps, "seed": seed, "signal": sig.describe()}
-    fq_net = fake_quant_network(q, ref)
+    res: dict = {"target": q.target, "test_steps": steps, "seed": seed, "signal": sig.describe(),
+                 "chip_step": {"dt_s": float(q.dt), "network_dt_s": float(ref.dt),
+                               "steps_per_sample": int(q.steps_per_sample)}}
+    k = q.steps_per_sample  # chip steps per step of the learnt network (signals upsampled k×)
+    fq_net = fake_quant_network(q, deployed)
     chip = chip_options(q.dash_syn, q.dt)
     adapted = bool(qmeta.get("adapted_to_chip", False))
     runs = {"float": run_float(ref, sig.x, seed),
-            "fake_quant_reference": run_float(fq_net, sig.x, seed),
-            "fake_quant_chip": run_float(fq_net, sig.x, seed, options=chip)}
+            "fake_quant_reference": run_float(fq_net, sig.x, seed, steps_per_sample=k),
+            "fake_quant_chip": run_float(fq_net, sig.x, seed, options=chip, steps_per_sample=k)}
     decoded = {k: sig.shaped(sig.to_user(v["x_hat"])) for k, v in runs.items()}
     res["error_float"] = user_error(sig, decoded["float"])
     res["rate_float_hz"] = runs["float"]["rate_hz"]
@@ -90,7 +93,7 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     res["error_fake_quant"] = user_error(sig, decoded[fq_key])
     res["rate_fake_quant_hz"] = runs[fq_key]["rate_hz"]
     if deployed is not ref:
-        dep = run_float(deployed, sig.x, seed, options=chip)
+        dep = run_float(deployed, sig.x, seed, options=chip, steps_per_sample=k)
         res["error_float_deployed_chip_dynamics"] = user_error(sig, sig.shaped(sig.to_user(dep["x_hat"])))
     try:
         backend = backend_for_device(qmeta.get("device") or q.target)
@@ -130,6 +133,10 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
         res["error_emulated"] = None
         res["emulator_matches_xylosim"] = None
         res["note"] = f"target {q.target!r} has no emulator; fake-quant only"
+    from neuromorph.stages.on_data import fidelity_ratios
+
+    res["chip_vs_float"] = fidelity_ratios(res["error_float"], res.get("error_emulated"), res["rate_float_hz"],
+                                           res.get("rate_emulated_hz"))
     res["channels"] = channel_errors(sig, estimates)
     res["errors_network_units"] = {k: normalized_error(sig.x.reshape(-1, sig.n_channels),
                                                        runs[r]["x_hat"].reshape(-1, sig.n_channels))
@@ -202,6 +209,17 @@ def _figures(out: Path, res: dict, series: dict, sig: UserSignal, decoded: dict)
         save_figure(fig, out / "rates.png")
 
 
+def _fidelity_lines(res: dict) -> list:
+    """The chip/float error and rate ratios, each flag as a warning line of its own."""
+    from neuromorph.stages.on_data import fidelity_line
+
+    fid = res.get("chip_vs_float")
+    if not fid or fid["error_ratio"] is None:
+        return []
+    out = [f"**{fidelity_line(dict(fid, flags=[]))}** (flagged above {fid['limit']:g}x)", ""]
+    return out + [f"> **WARNING:** {flag}." for flag in fid["flags"]] + ([""] if fid["flags"] else [])
+
+
 def verify_markdown(res: dict) -> str:
     def f(v):
         return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
@@ -211,13 +229,16 @@ def verify_markdown(res: dict) -> str:
              f"Tested on {sg['source']}: shape {tuple(sg['shape'])}, dt {sg['dt_s']:g} s"
              + (f" (resampled to the network's {sg['network_dt_s']:g} s and back)" if sg["resampled"] else "")
              + ". Errors are normalised (Var(x − x̂) / Var(x), summed over channels) in the data's units.", "",
+             *_fidelity_lines(res),
              f"Headline fake-quant error uses the {res['fake_quant_dynamics']} dynamics: {f(res['error_fake_quant'])}.", "",
              "| model | coding error (normalised) | rate (Hz) |", "|---|---|---|",
              f"| float reference | {f(res['error_float'])} | {f(res['rate_float_hz'])} |",
              f"| fake-quant, reference dynamics (one-spike arbiter) | {f(res['error_fake_quant_reference_dynamics'])} | |",
              f"| fake-quant, chip dynamics (no arbiter, bit-shift synapses) | {f(res['error_fake_quant_chip_dynamics'])} | |",
              f"| emulated chip (output-neuron read-out) | {f(res.get('error_emulated'))} | {f(res.get('rate_emulated_hz'))} |",
-             f"| emulated chip (spikes decoded off-chip) | {f(res.get('error_emulated_spike_decoded'))} | |", ""]
+             f"| emulated chip (spikes decoded off-chip) | {f(res.get('error_emulated_spike_decoded'))} | |", "",
+             f"Chip step {res['chip_step']['dt_s']:g} s ({res['chip_step']['steps_per_sample']} per step of the "
+             f"learnt network).", ""]
     if "pca" in res:
         pc = res["pca"]
         lines += [f"The network codes the signal's first {pc['k']} principal components ({pc['variance_explained']:.2%} "
