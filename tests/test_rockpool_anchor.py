@@ -32,20 +32,27 @@ def test_synaptic_event_count():
 
 
 @pytest.mark.slow
-def test_neuromorph_codes_better_than_rockpool_bptt():
+def test_rockpool_bptt_codes_better_at_equal_spikes_for_far_more_training():
+    """The direction measured on the landed code (docs/rockpool_anchor.md, seeds 0 and 1):
+    Rockpool's BPTT network, its rate capped at neuromorph's chip rate, reaches a lower emulated
+    error than neuromorph's default path, for ~40× neuromorph's training CPU time.
+
+    Reduced benchmark: only the rate-capped Rockpool variant (the full budget, 300 Adam steps:
+    fewer steps leave it short of its error).  ~3 min on one idle core."""
     import rockpool_bptt as rb
     from bench_rockpool_anchor import compare
 
-    # reduced budget on both sides: neuromorph learns 20 s of signal (default 200 s), Rockpool
-    # takes 60 Adam steps (the benchmark's default is in rockpool_bptt.BPTTConfig)
-    cfg = rb.BPTTConfig(iterations=60, seed=0)
-    nm, rp = compare(seed=0, n=100, seconds=20, cfg=cfg, log=None)
+    nm, rps = compare(seed=0, n=100, cfg=rb.BPTTConfig(seed=0), rate_capped=True, only_capped=True, log=None)
+    rp = rps["rate-capped"]
     assert nm["matches_xylosim"] is True
     assert rp["neuromorph_emulator_matches_xylosim"] is True  # the same chip arithmetic scores both
     assert rp["fit_violations"] == []  # Rockpool's network is a valid Xylo Audio 2 network too
-    # Both code the signal (an estimate with no information has error >= 1).
-    assert nm["error_emulated"] < 0.2 and rp["error_emulated"] < 0.5, (nm, rp)
-    # The direction: neuromorph's emulated error is lower — by a wide margin (measured ratios
-    # in the module docstring of docs/rockpool_anchor.md); the factor 2 asserted here is far
-    # below the measured seed spread's smallest ratio, so seed noise cannot flip it.
-    assert rp["error_emulated"] > 2.0 * nm["error_emulated"], (nm["error_emulated"], rp["error_emulated"])
+    # equal spikes: the cap holds the chip rate within 10 % of neuromorph's (measured 0.95× seed 0, 0.77× seed 1)
+    assert rp["rate_hz"] <= 1.1 * nm["rate_hz"], (rp["rate_hz"], nm["rate_hz"])
+    # Rockpool/neuromorph emulated error measured 0.74× (seed 0) and 0.71× (seed 1); 1.0 leaves
+    # a margin of more than the seed spread.  When neuromorph's chip path (issue 13 items 1–2)
+    # overtakes Rockpool this line fails: reverse it then — that is the acceptance line.
+    ratio = rp["error_emulated"] / nm["error_emulated"]
+    assert ratio < 1.0, (rp["error_emulated"], nm["error_emulated"])
+    # the price: measured 43× and 38× neuromorph's training CPU time; 10× is far inside it
+    assert rp["train_cpu_s"] > 10 * nm["train_cpu_s"], (rp["train_cpu_s"], nm["train_cpu_s"])
