@@ -133,6 +133,11 @@ def run_rockpool(nm: dict, cfg: rb.BPTTConfig, log=print) -> dict:
     lag = min(range(4), key=lambda k: normalized_error(data_tr, rd.scaling.to_data(
         decode_rockpool(em_tr["Vmem_out"], scale_out, k))))
     err = normalized_error(data_te, rd.scaling.to_data(decode_rockpool(em["Vmem_out"], scale_out, lag)))
+    # the other Rockpool quantizer on the same trained network (same lag): what the choice costs
+    other = "channel" if cfg.quantize == "global" else "global"
+    spec_o, scale_o = rb.to_xylo_spec(res["net"], other)
+    err_o = normalized_error(data_te, rd.scaling.to_data(decode_rockpool(rb.emulate(spec_o, r_te)["Vmem_out"],
+                                                                          scale_o, lag)))
     return {"error_float": normalized_error(data_te, rd.scaling.to_data(v_float)), "error_emulated": err,
             "rate_hz": float(em["Spikes"].sum() / (em["Spikes"].size * q.dt)),
             "rate_float_hz": float(s_float.mean() / q.dt),
@@ -140,7 +145,7 @@ def run_rockpool(nm: dict, cfg: rb.BPTTConfig, log=print) -> dict:
                                                       r_te, em["Spikes"], q.dt),
             "input_events_per_s": float(r_te.sum() / (len(r_te) * q.dt)),
             "train_s": res["seconds"] + t_map, "train_cpu_s": res["cpu_seconds"] + c_map, "bptt_s": res["seconds"], "map_quantize_s": t_map,
-            "readout_lag_steps": lag, "fit_violations": violations, "neuromorph_emulator_matches_xylosim": same,
+            f"error_emulated_{other}_quantize": err_o, "readout_lag_steps": lag, "fit_violations": violations, "neuromorph_emulator_matches_xylosim": same,
             "samna_config": rb.samna_config_status(spec), "final_loss": res["loss"][-1]}
 
 
@@ -220,7 +225,8 @@ def main() -> None:
     for name, rp in rps.items():
         print(f"Rockpool {name}: neuromorph emulator == XyloSim on its spec {rp['neuromorph_emulator_matches_xylosim']}; "
               f"fit {'ok' if not rp['fit_violations'] else rp['fit_violations']}; readout lag {rp['readout_lag_steps']} "
-              f"step(s); float error {rp['error_float']:.4f}, rate {rp['rate_float_hz']:.1f} Hz; BPTT {rp['bptt_s']:.1f} s "
+              f"step(s); {', '.join(f'{k} {v:.4f}' for k, v in rp.items() if k.endswith('_quantize'))}; "
+              f"float error {rp['error_float']:.4f}, rate {rp['rate_float_hz']:.1f} Hz; BPTT {rp['bptt_s']:.1f} s "
               f"+ map/quantize {rp['map_quantize_s']:.2f} s; {rp['samna_config']}")
     if args.json:
         args.json.write_text(json.dumps({"neuromorph": nm, "rockpool": rps, "config": vars(cfg)}, indent=1,
