@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.ndimage import gaussian_filter1d
 
+from neuromorph.data.examples import sensor_example
 from neuromorph.metrics import normalized_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,11 +36,9 @@ def cli(*args) -> subprocess.CompletedProcess:
     return p
 
 
-def signal(T: int = 40_000, M: int = 5, seed: int = 0) -> np.ndarray:
-    """A smooth 5-channel signal in mixed units and offsets (a sensor recording's shape)."""
-    rng = np.random.default_rng(seed)
-    x = gaussian_filter1d(rng.standard_normal((T, M)), 40, axis=0)
-    return x * np.array([3.0, 0.2, 50.0, 1.0, 7.0]) + np.array([1.0, -2.0, 100.0, 0.0, 5.0])
+def signal(T: int = 40_000, seed: int = 0) -> np.ndarray:
+    """The provided 5-channel example in mixed units and offsets (a sensor recording's shape)."""
+    return sensor_example(T, seed=seed)[0]
 
 
 def check_verify(v: Path, data: np.ndarray) -> dict:
