@@ -27,7 +27,8 @@ pytest.importorskip("ipykernel")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = {"01_quick_start", "02_learning_figures", "03_quantization_study", "04_deploy_and_verify"}
+EXPECTED = {"01_quick_start", "02_learning_figures", "03_quantization_study", "04_deploy_and_verify",
+            "05_your_own_signal", "06_speech_on_xylo"}
 CELL_TIMEOUT_S = 300  # per cell; each whole notebook takes well under a minute with its quick settings
 # Size limits of the stored outputs: the largest figure of 01-04 is 208 KiB and the largest
 # notebook 664 KiB (02, five figures); the limits leave room for a few more figures, not for
