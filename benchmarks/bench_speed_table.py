@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # last: a PYTHONPATH checkout (--baseline's child) comes first
 
 # spike-mode benchmarks: input amplitude per N chosen so the networks fire at realistic rates
 # (measured rates are printed).  One-spike mode caps the population at one spike a step, i.e.
@@ -181,6 +181,8 @@ def _child_rows(path: str, quick: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         js = Path(tmp) / "rows.json"
         env = dict(os.environ, PYTHONPATH=path)
+        if Path(path).resolve() != ROOT:  # another checkout: keep its numba cache out of its tree
+            env["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "neuromorph-baseline-numba")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--rows-json", str(js)] + (["--quick"] if quick else [])
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         return json.loads(js.read_text())
