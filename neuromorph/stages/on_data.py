@@ -339,7 +339,8 @@ def fidelity_ratios(error_float: float, error_chip: Optional[float], rate_float:
     er, rr = ratio(error_chip, error_float), ratio(rate_chip, rate_float)
     flags = []
     if er is not None and er > limit:
-        flags.append(f"chip coding error {er:.2f}x the float network's (above {limit:g}x)")
+        flags.append(f"chip coding error {er:.2f}x the float network's (above {limit:g}x; quantize --adapt-steps "
+                     f"50000 retrains under the chip's dynamics: lower error at more spikes, docs/chip_fidelity.md)")
     if rr is not None and rr > limit:
         flags.append(f"chip spike rate {rr:.2f}x the float network's (above {limit:g}x)")
     return {"error_ratio": er, "rate_ratio": rr, "limit": float(limit), "flags": flags}
