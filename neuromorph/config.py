@@ -40,7 +40,7 @@ _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
              ("train", "alpha"): float, ("train", "lr_rec"): float, ("train", "lr_ff"): float,
              ("train", "steps"): int, ("train", "seconds"): float, ("train", "fanout"): int,
              ("train", "target"): "text", ("train", "max_channels"): int,
-             ("data", "frontend"): "text"}
+             ("data", "frontend"): "text", ("quantize", "adapt_steps"): int}
 
 
 class ConfigError(ValueError):

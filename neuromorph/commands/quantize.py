@@ -46,9 +46,11 @@ def add_arguments(p) -> None:
     p.add_argument("--adapt", default="auto", choices=TRI_STATE_CHOICES,
                    help="adapt to the chip's dynamics before mapping: inhibition-only recurrence, decoder refit "
                         "(auto: on for Xylo targets, which have no one-spike-per-step arbiter)")
-    p.add_argument("--adapt-steps", type=int, default=0,
-                   help="chip steps of local-rule retraining under the chip's dynamics on top of that (default 0: "
-                        "none; more steps: lower error at more spikes, docs/chip_fidelity.md)")
+    p.add_argument("--adapt-steps", type=int, default=None,
+                   help="chip steps of local-rule retraining under the chip's dynamics on top of that (default: "
+                        "auto = none unless the unretrained chip codes worse than 1.5x the float error on the "
+                        "calibration signal, then 200000 if that lowers the error; 0: never; more steps: lower "
+                        "error at more spikes, docs/chip_fidelity.md)")
     p.add_argument("--calibration", type=Path, metavar="FILE",
                    help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
     p.add_argument("--dt", type=float, metavar="SECONDS",
@@ -101,7 +103,7 @@ def main(args) -> int:
         raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {args.max_clipping:g}")
     if args.dt is not None and args.calibration is None:
         raise ValueError("--dt gives the sample step of a --calibration file; pass --calibration FILE too")
-    if args.adapt_steps < 0:
+    if args.adapt_steps is not None and args.adapt_steps < 0:
         raise ValueError(f"--adapt-steps must be >= 0, got {args.adapt_steps}")
     rep = quantize_run(args.run_dir, args.target, args.out, seed=args.seed, mismatch=args.mismatch,
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),

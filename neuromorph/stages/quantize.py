@@ -32,7 +32,7 @@ from neuromorph.quant.fakequant import (QDIR_NETWORK, evaluation_signal, fake_qu
                                        save_quantized)
 from neuromorph.sim.rng import derive_seed
 from neuromorph.stages.frontend import frontend_of_run
-from neuromorph.stages.on_data import (UserSignal, input_clipping, run_emulated, run_float, signal_from_arrays,
+from neuromorph.stages.on_data import (FIDELITY_FLAG_RATIO, UserSignal, input_clipping, run_emulated, run_float, signal_from_arrays,
                                        signal_from_file, user_error, warn_stderr)
 
 
@@ -61,6 +61,9 @@ CALIBRATION_SIM_STEPS = 200_000
 DEFAULT_THRESHOLD_SPREAD = 0.3
 #: Steps (learning step) of the signal the read-out is fitted on with the chip's own spikes.
 READOUT_FIT_STEPS = 50_000
+#: Retraining steps ``adapt_steps=None`` (auto) adds when the unretrained chip codes worse than
+#: FIDELITY_FLAG_RATIO x float on the calibration signal (docs/chip_fidelity.md: 50k-400k measured).
+AUTO_ADAPT_STEPS = 200_000
 
 
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
@@ -93,7 +96,7 @@ def calibration_signal(net, rd: Optional[RunData], calibration: Optional[Union[s
 def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Path], *, seed: int = 0,
                  mismatch: float = 0.0, method: str = "scn", rounding: str = "nearest",
                  test_steps: int = 10_000, target_overrides: Optional[dict] = None,
-                 adapt: Optional[bool] = None, adapt_steps: int = 0, progress: bool = False,
+                 adapt: Optional[bool] = None, adapt_steps: Optional[int] = None, progress: bool = False,
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
                  max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
                  chip_readout: bool = True, adapt_mu: Optional[float] = None,
@@ -152,46 +155,48 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                 f"{cal.source}, first {min(test_steps, cal.x.shape[1])} steps")
     # silicon without the one-spike-per-step arbiter: adapt to its dynamics unless told otherwise
     adapt = (not backend.capabilities(target).one_spike_per_step) if adapt is None else bool(adapt)
-    deployed = chip_net
-    report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
-              "adapted_to_chip": adapt,
-              "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
-              "calibration": {"source": "built-in white noise" if cal is None else cal.source,
-                              **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
-                              "evaluated_on": ev.source}}
-    if adapt:
-        # delay-aware retraining (chip_training.adapt_to_chip): silicon has no spike arbiter
-        from neuromorph.quant.chip_training import adapt_to_chip
-        from neuromorph.progress import progress_bar
+    def attempt(steps: int, tmp: Path):
+        """Adapt (``steps`` of retraining), map, export into ``tmp``, fit the read-out, emulate."""
+        tmp.mkdir()
+        deployed = chip_net
+        report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
+                  "adapted_to_chip": adapt,
+                  "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
+                  "calibration": {"source": "built-in white noise" if cal is None else cal.source,
+                                  **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
+                                  "evaluated_on": ev.source}}
+        if adapt:
+            # delay-aware retraining (chip_training.adapt_to_chip): silicon has no spike arbiter
+            from neuromorph.quant.chip_training import adapt_to_chip
+            from neuromorph.progress import progress_bar
 
-        with progress_bar(adapt_steps, "adapt to chip dynamics", progress) as upd:
-            deployed = adapt_to_chip(chip_net, steps=adapt_steps, seed=seed, progress=upd,
-                                     signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
-                                     mu=adapt_mu, threshold_spread=threshold_spread)
-        report["adapt_steps"] = adapt_steps
-    if cal is None:
-        stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
-                                     drive=backend.input_drive)
-    else:
-        stats = operating_statistics_on(deployed, upsample(cal.x, k), seed, drive=backend.input_drive,
-                                        max_sim_steps=CALIBRATION_SIM_STEPS * k)
-    opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24),
-                          input_gain=None if fe is None else fe["input_gain"])
-    q = backend.map(deployed, target, stats, opts)
-    q.steps_per_sample = k
-    if fe is not None:
-        q.stats["frontend"] = fe
-        report["frontend"] = fe
-    report.update(weight_bits=q.weight_bits, operating_statistics=stats)
-    report["fit_check"] = backend.fit_check(q, target).to_dict()
-    report.update(_clipping_report(backend, q, cal, rd, ev))
-    report.update(_model_errors(net, deployed, q, ev, seed, adapt))
-    report["parameters"] = quantization_errors(deployed.F, deployed.Omega, deployed.D, deployed.thresholds, q)
-    report["integer"] = {"shift_in": q.shift_in, "shift_rec": q.shift_rec, "shift_out": q.shift_out,
-                         "dash_mem": q.dash_mem, "dash_syn": q.dash_syn, "scale_v": q.scale_v,
-                         "input_gain": q.input_gain, "scale_out": q.scale_out,
-                         "expected_saturation": {"vmem_peak_fraction": stats["v_peak"] * q.scale_v / (2 ** (target.state_bits - 1) - 1)}}
-    with tempfile.TemporaryDirectory(prefix="neuromorph-export-") as tmp:
+            with progress_bar(steps, "adapt to chip dynamics", progress) as upd:
+                deployed = adapt_to_chip(chip_net, steps=steps, seed=seed, progress=upd,
+                                         signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
+                                         mu=adapt_mu, threshold_spread=threshold_spread)
+            report["adapt_steps"] = steps
+        if cal is None:
+            stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
+                                         drive=backend.input_drive)
+        else:
+            stats = operating_statistics_on(deployed, upsample(cal.x, k), seed, drive=backend.input_drive,
+                                            max_sim_steps=CALIBRATION_SIM_STEPS * k)
+        opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24),
+                              input_gain=None if fe is None else fe["input_gain"])
+        q = backend.map(deployed, target, stats, opts)
+        q.steps_per_sample = k
+        if fe is not None:
+            q.stats["frontend"] = fe
+            report["frontend"] = fe
+        report.update(weight_bits=q.weight_bits, operating_statistics=stats)
+        report["fit_check"] = backend.fit_check(q, target).to_dict()
+        report.update(_clipping_report(backend, q, cal, rd, ev))
+        report.update(_model_errors(net, deployed, q, ev, seed, adapt))
+        report["parameters"] = quantization_errors(deployed.F, deployed.Omega, deployed.D, deployed.thresholds, q)
+        report["integer"] = {"shift_in": q.shift_in, "shift_rec": q.shift_rec, "shift_out": q.shift_out,
+                             "dash_mem": q.dash_mem, "dash_syn": q.dash_syn, "scale_v": q.scale_v,
+                             "input_gain": q.input_gain, "scale_out": q.scale_out,
+                             "expected_saturation": {"vmem_peak_fraction": stats["v_peak"] * q.scale_v / (2 ** (target.state_bits - 1) - 1)}}
         exported = backend.export(q, target, Path(tmp))  # e.g. {"spec": "spec.npz"} on Xylo
         deployable = backend.load_deployable(Path(tmp))
         if deployable is not None and chip_readout:
@@ -213,6 +218,31 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         report["chip_vs_float"] = fidelity_ratios(report["error_float"], report.get("error_emulated"),
                                                   report["rate_float_hz"], report.get("rate_emulated_hz"))
         report["readout"] = readout_range(q, target, ev.scaling, stats, report.get("emulated_readout_peak"))
+        return deployed, q, report, exported
+
+    auto = adapt_steps is None  # retrain only where the chip codes worse than FIDELITY_FLAG_RATIO x float
+    with tempfile.TemporaryDirectory(prefix="neuromorph-export-") as tmp_root:
+        tmp = Path(tmp_root) / "a"
+        deployed, q, report, exported = attempt(0 if auto else int(adapt_steps), tmp)
+        if auto and adapt:
+            _check_clipping(report, max_clipping, lambda line: None)  # fail fast, before any retraining
+            first = report["chip_vs_float"]
+            policy = {"mode": "auto", "limit": FIDELITY_FLAG_RATIO, "retrained": False,
+                      "without_retraining": {"error_ratio": first["error_ratio"], "rate_ratio": first["rate_ratio"]}}
+            if first["error_ratio"] is not None and first["error_ratio"] > FIDELITY_FLAG_RATIO:
+                d2, q2, r2, e2 = attempt(AUTO_ADAPT_STEPS, Path(tmp_root) / "b")
+                second = r2["chip_vs_float"]
+                policy["with_retraining"] = {"steps": AUTO_ADAPT_STEPS, "error_ratio": second["error_ratio"],
+                                             "rate_ratio": second["rate_ratio"]}
+                if second["error_ratio"] is not None and second["error_ratio"] < first["error_ratio"]:
+                    deployed, q, report, exported, tmp = d2, q2, r2, e2, Path(tmp_root) / "b"
+                    policy["retrained"] = True
+                warn(f"chip coding error {first['error_ratio']:.2f}x float without retraining (calibration signal): "
+                     f"{'kept' if policy['retrained'] else 'tried and dropped'} {AUTO_ADAPT_STEPS} steps of "
+                     f"retraining under the chip's dynamics (error {_ratio(second['error_ratio'])}, rate "
+                     f"{_ratio(second['rate_ratio'])} float); --adapt-steps 0 or N decides yourself "
+                     f"(docs/chip_fidelity.md)")
+            report["adapt_policy"] = policy
         _check_clipping(report, max_clipping, warn)
         if mismatch > 0:
             from neuromorph.quant.mismatch_study import mismatch_errors
@@ -322,6 +352,10 @@ def _write_qdir(out: Path, net: SCN, deployed: SCN, q: QuantizedSCN, report: dic
         data.unlink()  # a stale copy from an earlier run would make verify test on the wrong signal
     write_json(out / "quantization.json", report)
     atomic_write_text(out / "quantization.md", quantization_markdown(report))
+
+
+def _ratio(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}x"
 
 
 def _f(v) -> str:
