@@ -22,8 +22,8 @@ Conditions of Rockpool's simulation that shape this module (read in its source, 
   from it (and draws a default seed from it at import): :func:`afe_events` restores the
   caller's global state afterwards.
 
-Xylo Audio 3's AFE (``syns65302.afe_sim``) imports without samna too, but is not wired here yet:
-:func:`check_frontend` refuses it with that reason.
+Xylo Audio 3's digital AFE runs through :mod:`.afe3` (same interface); :func:`check_frontend`
+and :func:`frontend_module` pick the module by device name.
 """
 from __future__ import annotations
 
@@ -35,11 +35,10 @@ import numpy as np
 
 from quantization.fixed_point import dash_from_tau, euler_rate_from_dash
 
-#: Front-ends this module runs, by device name.
-FRONTENDS = ("xylo-audio-v2",)
-#: Front-ends Rockpool simulates that this module does not drive (name → why).
-NOT_WIRED = {"xylo-audio-v3": "Rockpool's Xylo Audio 3 AFE (syns65302.afe_sim.AFESimExternal) imports without "
-                              "samna, but neuromorph does not drive it yet; use --frontend xylo-audio-v2"}
+#: Front-ends neuromorph runs, by device name (xylo-audio-v3: :mod:`.afe3`).
+FRONTENDS = ("xylo-audio-v2", "xylo-audio-v3")
+#: Front-ends Rockpool simulates that neuromorph does not drive (name → why): none at present.
+NOT_WIRED: dict = {}
 #: Channels of the Xylo Audio 2 AFE.
 N_CHANNELS = 16
 #: Design centre frequencies (Hz) of the 16 band-pass filters (Rockpool's ``AFESim.design_fcs``).
@@ -63,11 +62,32 @@ def check_frontend(name: str) -> str:
     if name not in FRONTENDS:
         raise FrontendError(f"--frontend {name!r}: unknown front-end (available: {', '.join(FRONTENDS)})")
     try:
-        _afe_class()
+        if name == "xylo-audio-v3":
+            from neuromorph.backends.xylo import afe3
+
+            afe3.check_available()
+        else:
+            _afe_class()
     except ImportError as exc:
         raise FrontendError(f"--frontend {name}: Rockpool's AFE simulation is not available ({exc}); "
                             f"install rockpool==3.1.0") from None
     return name
+
+
+def frontend_module(name: str):
+    """The module that runs front-end ``name`` (this one, or :mod:`.afe3`), after :func:`check_frontend`."""
+    check_frontend(name)
+    if name == "xylo-audio-v3":
+        from neuromorph.backends.xylo import afe3
+
+        return afe3
+    import sys
+
+    return sys.modules[__name__]
+
+
+def check_dt(dt: float) -> None:
+    """Any chip step suits this AFE: :func:`afe_rate` picks whole clocks per step."""
 
 
 def _afe_class():
@@ -191,6 +211,8 @@ def raster_from_bands(n: np.ndarray, pool: int = POOL) -> np.ndarray:
         take = np.minimum(rest, MAX_EVENTS)
         out[:, k::pool] = take
         rest = rest - take
+    if np.any(rest > 0):  # more events than the band's channels carry: refuse rather than drop
+        raise ValueError(f"a band count exceeds {pool} × {MAX_EVENTS} events per step")
     return out
 
 

@@ -59,8 +59,11 @@ class XyloBackend(Backend):
     def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
         """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``);
         with relays, the relay layout's spec arrays as the chip holds them."""
+        from neuromorph.backends.xylo.deploy import frontend_of
         from neuromorph.backends.xylo.relays import plan_for
 
+        if frontend_of(q) is not None:  # the AFE's unsigned channels, no relays (deploy.spec_from_quantized)
+            return frontend_fit(q, target)
         plan = plan_for(q, target) if _plan_possible(q, target) else None
         if plan is None:
             return signed_pair_fit(q, target)
@@ -94,10 +97,9 @@ class XyloBackend(Backend):
         from neuromorph.backends.xylo import afe
 
         try:
-            afe.check_frontend(device)
+            return afe.frontend_module(device)
         except afe.FrontendError as exc:
             raise BackendError(str(exc)) from None
-        return afe
 
     def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
         from neuromorph.backends.xylo.deploy import encode_signal
