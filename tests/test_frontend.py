@@ -194,7 +194,7 @@ def test_afe3_events_tone_lands_in_its_channel_deterministically():
         afe3.afe_events(tone, FS, 1e-3)  # 48.8 clocks: not a raster period the chip has
 
 
-@pytest.mark.slow  # ~45 s on 2 shared cores (three CLI runs, the AFE simulated twice at ~2.5 s per s of sound)
+@pytest.mark.slow  # ~26 s on 2 shared cores (three CLI runs, the AFE simulated twice at ~2.5 s per s of sound)
 def test_speech_clip_through_the_xylo_audio_3_afe_end_to_end(tmp_path):
     """train --frontend xylo-audio-v3 → quantize → verify on 3 s of sound; all 16 channels."""
     wav = tmp_path / "clip.wav"
