@@ -22,8 +22,8 @@ Conditions of Rockpool's simulation that shape this module (read in its source, 
   from it (and draws a default seed from it at import): :func:`afe_events` restores the
   caller's global state afterwards.
 
-Xylo Audio 3's digital AFE runs through :mod:`.afe3` (same interface); :func:`check_frontend`
-and :func:`frontend_module` pick the module by device name.
+Xylo Audio 3's digital AFE runs through :mod:`.afe3` (same interface);
+``XyloBackend.frontend`` picks the module by device name.
 """
 from __future__ import annotations
 
@@ -56,34 +56,19 @@ class FrontendError(ValueError):
 
 
 def check_frontend(name: str) -> str:
-    """``name`` if this module runs it and Rockpool's simulator imports; else :class:`FrontendError`."""
+    """``name`` if neuromorph runs it (xylo-audio-v2: and Rockpool's simulator imports); else :class:`FrontendError`."""
     if name in NOT_WIRED:
         raise FrontendError(f"--frontend {name}: {NOT_WIRED[name]}")
     if name not in FRONTENDS:
         raise FrontendError(f"--frontend {name!r}: unknown front-end (available: {', '.join(FRONTENDS)})")
+    if name != "xylo-audio-v2":  # its own module checks its simulator (backend.XyloBackend.frontend)
+        return name
     try:
-        if name == "xylo-audio-v3":
-            from neuromorph.backends.xylo import afe3
-
-            afe3.check_available()
-        else:
-            _afe_class()
+        _afe_class()
     except ImportError as exc:
         raise FrontendError(f"--frontend {name}: Rockpool's AFE simulation is not available ({exc}); "
                             f"install rockpool==3.1.0") from None
     return name
-
-
-def frontend_module(name: str):
-    """The module that runs front-end ``name`` (this one, or :mod:`.afe3`), after :func:`check_frontend`."""
-    check_frontend(name)
-    if name == "xylo-audio-v3":
-        from neuromorph.backends.xylo import afe3
-
-        return afe3
-    import sys
-
-    return sys.modules[__name__]
 
 
 def check_dt(dt: float) -> None:

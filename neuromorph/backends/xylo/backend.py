@@ -97,9 +97,19 @@ class XyloBackend(Backend):
         from neuromorph.backends.xylo import afe
 
         try:
-            return afe.frontend_module(device)
+            afe.check_frontend(device)
         except afe.FrontendError as exc:
             raise BackendError(str(exc)) from None
+        if device != "xylo-audio-v3":
+            return afe
+        from neuromorph.backends.xylo import afe3
+
+        try:
+            afe3.check_available()
+        except ImportError as exc:
+            raise BackendError(f"--frontend {device}: Rockpool's Xylo Audio 3 AFE simulation is not available "
+                               f"({exc}); install rockpool==3.1.0") from None
+        return afe3
 
     def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
         from neuromorph.backends.xylo.deploy import encode_signal
