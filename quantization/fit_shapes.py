@@ -33,7 +33,8 @@ class ShapeFitError(ValueError):
 
 def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: Optional[int] = None,
                  relay_neurons: int = 0, relay_fanout: int = 0, projection_relayed: bool = False,
-                 relay_weights: int = 0, coding_fanout: Optional[int] = None) -> FitReport:
+                 relay_weights: int = 0, coding_fanout: Optional[int] = None,
+                 input_lines: Optional[int] = None) -> FitReport:
     """Shapes-only fit check of an N-neuron SCN coding an M-dimensional signal.
 
     Parameters
@@ -50,6 +51,8 @@ def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: 
         ``fanout`` is raised to a relay's own (None: ``fanout``).
     relay_weights : non-zero recurrent weights the relays' own rows hold (input relays: their
         self-weight and one weight to each coding neuron), for the total-weight limit.
+    input_lines : input channels the network takes when they are not 2M ± event pairs (an audio
+        front-end's unsigned event channels); None: 2M.
 
     The total of non-zero recurrent weights (``spec.max_recurrent_weights``, Xylo IMU) is
     bounded by ``N · (fan-out + relay_fanout) + relay_weights``: every coding neuron at the
@@ -70,7 +73,12 @@ def check_shapes(spec: HardwareSpec, n_neurons: int, n_signals: int, *, fanout: 
                if x is not None)
     fewer = (f"reduce the signal to at most {kmax} channels: train --max-channels {kmax} (its {kmax} "
              f"principal components)")
-    if spec.max_inputs is not None and 2 * m > spec.max_inputs:
+    if input_lines is not None:
+        if spec.max_inputs is not None and int(input_lines) > spec.max_inputs:
+            add("n_inputs", int(input_lines), spec.max_inputs,
+                f"{int(input_lines)} front-end event channels > {spec.max_inputs} input lines (over by "
+                f"{int(input_lines) - spec.max_inputs})")
+    elif spec.max_inputs is not None and 2 * m > spec.max_inputs:
         add("n_inputs", 2 * m, spec.max_inputs,
             f"{m} signal channels need {2 * m} input lines (± event pairs) > {spec.max_inputs} "
             f"(over by {2 * m - spec.max_inputs}); {fewer}")

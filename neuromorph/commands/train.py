@@ -57,8 +57,9 @@ def add_arguments(p) -> None:
                    help="code the signal's first K principal components (fitted on the training part); verify "
                         "decodes back to the M original channels [train.max_channels]")
     p.add_argument("--frontend", metavar="DEVICE",
-                   help="a .wav FILE goes through this chip's audio front-end (xylo-audio-v2): the network "
-                        "learns its 16 event channels (as 8 bands) and the deployed chip takes the events "
+                   help="a .wav FILE goes through this chip's audio front-end (xylo-audio-v2, or xylo-audio-v3 "
+                        "with train.dt a whole number of 20.48 us AFE clocks, e.g. 0.001024): the network "
+                        "learns its 16 event channels (v2: as 8 bands) and the deployed chip takes the events "
                         "directly [data.frontend]")
     p.add_argument("--frontend-ideal", dest="frontend_noise", action="store_const", const=False,
                    help="simulate the front-end without its analog noise, offsets and mismatch (about 5x "

@@ -82,6 +82,11 @@ def run(out: Path, *, seed: int = 0, quick: bool = False, progress: bool = True,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     check_frontend_request(frontend, "speech.wav", "scn", None)
+    if frontend != "xylo-audio-v2":  # its chains, step and fan-out limit are Xylo Audio 2's
+        from neuromorph.config import ConfigError
+
+        raise ConfigError(f"--frontend {frontend}: reproduce fig5 runs through xylo-audio-v2 only; train "
+                          f"--frontend {frontend} runs a sound file through it")
     p = QUICK if quick else FULL
     noise = not quick  # the quick protocol simulates ideal filters (about 5x faster AFE)
     t0 = time.perf_counter()

@@ -6,8 +6,9 @@ network learns the signal those events encode, ``x_t = (1 − λ_chip dt) x_{t�
 channel activity low-pass filtered by the chip's leak, as the paper's Fig 5 filters its
 filterbank outputs).  The events are split in time (the last ``test_fraction`` held out) and each
 part is filtered from rest, so a part replayed from the chip's reset is exactly its events.  The
-network represents 8 bands (neighbouring AFE channels summed: Xylo Audio 2 reads out at most 8
-signals); on the chip both channels of a band carry the band's input weights.  The scaling into
+network represents 8 bands on Xylo Audio 2 (neighbouring AFE channels summed: it reads out at
+most 8 signals; on the chip both channels of a band carry the band's input weights) and all 16
+channels on Xylo Audio 3 (``--frontend xylo-audio-v3``, :mod:`neuromorph.backends.xylo.afe3`).  The scaling into
 network units is one factor for all channels and no offset (``x_net = x / s``), so
 one event is ``1/s`` network units on every channel: ``quantize`` fixes the chip's event gain at
 ``s`` (:class:`quantization.mapping.MappingOptions` ``input_gain``) and the deployed network takes
@@ -40,9 +41,16 @@ def _afe(name: str):
         raise ConfigError(msg if msg.startswith("--frontend") else f"--frontend {name!r}: {msg}") from None
 
 
-def check_frontend_request(name: str, file: Optional[str], network: str, target: Optional[str]) -> str:
-    """One-line :class:`ConfigError` for a front-end the run cannot use; ``name`` otherwise."""
-    _afe(name)
+def check_frontend_request(name: str, file: Optional[str], network: str, target: Optional[str],
+                           dt: Optional[float] = None) -> str:
+    """One-line :class:`ConfigError` for a front-end the run cannot use (``dt``: the network step,
+    checked when given); ``name`` otherwise."""
+    afe = _afe(name)
+    if dt is not None:
+        try:
+            afe.check_dt(float(dt))
+        except ValueError as exc:
+            raise ConfigError(f"--frontend {name}: {exc}") from None
     if file is None:
         raise ConfigError(f"--frontend {name} turns sound into events; give a .wav file (--data SOUND.wav)")
     if Path(file).suffix.lower() != ".wav":
@@ -97,8 +105,8 @@ def frontend_run_data(name: str, path: Union[str, Path], *, dt: float, lam: floa
     info = {"name": name, "lam_chip": lam_chip, "scale": s, "input_gain": s, "pool": afe.POOL, "afe_rate_hz": res["afe_rate_hz"],
             "afe_seconds": res["seconds"], "audio_seconds": sig.duration_s, "audio_rate_hz": fs,
             "events_per_second": [float(v) for v in res["rate_hz"]], "centres_hz": list(afe.CENTRES_HZ),
-            "full_scale_v": float(afe.FULL_SCALE_V), "afe_seed": derive_seed(seed, AFE_SEED_STREAM),
-            "noise": bool(noise), "train_steps": n_train, "test_steps": n_test}
+            "full_scale_v": None if afe.FULL_SCALE_V is None else float(afe.FULL_SCALE_V),
+            "afe_seed": derive_seed(seed, AFE_SEED_STREAM), "noise": bool(res.get("noise", noise)), "train_steps": n_train, "test_steps": n_test}
     meta = {"dt_source": "frontend", "data_dt": sig.dt, "center": False, "target_std": OPERATING_STD,
             "frontend": info, **sig.meta}
     mk = lambda x: Signal(x[None] / s, dt, source=sig.source, channels=chans, dt_source="frontend")  # noqa: E731

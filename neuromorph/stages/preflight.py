@@ -37,15 +37,20 @@ def layout(target: HardwareSpec, n_neurons: int, n_signals: int) -> dict:
     return fn(n_neurons, n_signals, target)
 
 
-def preflight(target: HardwareSpec, n_neurons: int, n_signals: int, fanout: Optional[int] = None) -> dict:
-    """Raise :class:`ShapeFitError` if the shapes cannot fit ``target``; else return the layout."""
+def preflight(target: HardwareSpec, n_neurons: int, n_signals: int, fanout: Optional[int] = None,
+              input_lines: Optional[int] = None) -> dict:
+    """Raise :class:`ShapeFitError` if the shapes cannot fit ``target``; else return the layout.
+    ``input_lines``: the unsigned event channels of an audio front-end network (None: 2M ± pairs)."""
     lay = layout(target, n_neurons, n_signals)
+    if input_lines is not None and lay["relay_neurons"]:  # the AFE's channels drive the coding neurons directly
+        raise ValueError(f"{target.name}: a network on an audio front-end's events is mapped without relay "
+                         f"neurons; {n_neurons} neurons need them on this chip (use fewer neurons, --neurons)")
     fan = n_neurons if fanout is None else int(fanout)
     # an input relay reaches every coding neuron (and itself): it can be the binding fan-out
     own = lay["relay_own_fanout"] - lay["relay_fanout"]
     rep = check_shapes(target, n_neurons, n_signals, fanout=max(fan, own), relay_neurons=lay["relay_neurons"],
                        relay_fanout=lay["relay_fanout"], projection_relayed=lay["projection_relayed"],
-                       relay_weights=relay_weights(lay, n_signals), coding_fanout=fan)
+                       relay_weights=relay_weights(lay, n_signals), coding_fanout=fan, input_lines=input_lines)
     if not rep.ok:
         raise ShapeFitError(rep)
     return lay
@@ -74,7 +79,8 @@ def fanout_for(target: HardwareSpec, n_neurons: int, n_signals: int) -> Optional
     return k if k < n_neurons else None
 
 
-def train_fanout(train_cfg: dict, *, n_neurons: int, n_signals: int) -> Optional[int]:
+def train_fanout(train_cfg: dict, *, n_neurons: int, n_signals: int,
+                 input_lines: Optional[int] = None) -> Optional[int]:
     """The train section's fan-out: ``fanout`` if set, else the target's (``target``), after the
     shapes-only check of that target with the mask's fan-out."""
     fan = train_cfg.get("fanout")
@@ -87,7 +93,7 @@ def train_fanout(train_cfg: dict, *, n_neurons: int, n_signals: int) -> Optional
     target = load_target(tname)
     if fan is None:
         fan = fanout_for(target, n_neurons, n_signals)
-    preflight(target, n_neurons, n_signals, fanout=fan)
+    preflight(target, n_neurons, n_signals, fanout=fan, input_lines=input_lines)
     return fan
 
 

@@ -138,12 +138,13 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     target = network_target(target_name, target_overrides, chip_dt)
     chip_net = at_chip_step(net, chip_dt)
     out = Path(out)
-    if not allow_unfit:  # before any work; with allow_unfit the full fit report is made instead
-        preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega))
-    backend = backend_for(target)
     rd = run_data_of(run_dir, net)
-    cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
     fe = frontend_of_run(rd, target, calibration)  # a run on an audio front-end's events: checked here
+    if not allow_unfit:  # before any work; with allow_unfit the full fit report is made instead
+        preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega),
+                  input_lines=None if fe is None else net.n_inputs * int(fe["pool"]))  # the AFE's channels
+    backend = backend_for(target)
+    cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
     if fe is not None and k != 1:  # the front-end's events come at the network's step; never re-timed silently
         raise ValueError(f"--set dt={chip_dt:g}: a run on an audio front-end's events runs the chip at the "
                          f"network's step ({net.dt:g} s); drop --set dt")

@@ -240,7 +240,7 @@ def prepare_training(cfg: dict) -> PreparedTraining:
     if fe is not None:  # sound through a chip's audio front-end (neuromorph/stages/frontend.py)
         from neuromorph.stages.frontend import check_frontend_request, frontend_run_data
 
-        check_frontend_request(str(fe), plan.file, plan.network, cfg["train"].get("target"))
+        check_frontend_request(str(fe), plan.file, plan.network, cfg["train"].get("target"), dt=plan.dt)
         rd, _ = frontend_run_data(str(fe), plan.file, dt=plan.dt, lam=plan.params.lam,
                                   test_fraction=plan.test_fraction, seed=plan.seed, data_dt=plan.data_dt,
                                   noise=bool(cfg["data"]["frontend_noise"]))
@@ -287,8 +287,10 @@ def run_train(cfg: dict, out: Path, progress: bool = True, prepared: Optional[Pr
     prep = prepared or prepare_training(cfg)
     plan = prep.plan
     # shapes-only fit check of train.target first (exit 2 before any work) and the fan-out to learn under
+    fe = None if prep.data is None else prep.data.meta.get("frontend")  # inputs: the AFE's event channels
     fan = train_fanout(cfg["train"], n_neurons=plan.n_neurons or (plan.n_e + plan.n_i),
-                       n_signals=prep.data.n_channels if prep.data is not None else (plan.n_inputs or 2))
+                       n_signals=prep.data.n_channels if prep.data is not None else (plan.n_inputs or 2),
+                       input_lines=None if not fe else prep.data.n_channels * int(fe["pool"]))
     made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

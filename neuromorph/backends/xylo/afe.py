@@ -22,8 +22,8 @@ Conditions of Rockpool's simulation that shape this module (read in its source, 
   from it (and draws a default seed from it at import): :func:`afe_events` restores the
   caller's global state afterwards.
 
-Xylo Audio 3's AFE (``syns65302.afe_sim``) imports without samna too, but is not wired here yet:
-:func:`check_frontend` refuses it with that reason.
+Xylo Audio 3's digital AFE runs through :mod:`.afe3` (same interface);
+``XyloBackend.frontend`` picks the module by device name.
 """
 from __future__ import annotations
 
@@ -35,11 +35,10 @@ import numpy as np
 
 from quantization.fixed_point import dash_from_tau, euler_rate_from_dash
 
-#: Front-ends this module runs, by device name.
-FRONTENDS = ("xylo-audio-v2",)
-#: Front-ends Rockpool simulates that this module does not drive (name → why).
-NOT_WIRED = {"xylo-audio-v3": "Rockpool's Xylo Audio 3 AFE (syns65302.afe_sim.AFESimExternal) imports without "
-                              "samna, but neuromorph does not drive it yet; use --frontend xylo-audio-v2"}
+#: Front-ends neuromorph runs, by device name (xylo-audio-v3: :mod:`.afe3`).
+FRONTENDS = ("xylo-audio-v2", "xylo-audio-v3")
+#: Front-ends Rockpool simulates that neuromorph does not drive (name → why): none at present.
+NOT_WIRED: dict = {}
 #: Channels of the Xylo Audio 2 AFE.
 N_CHANNELS = 16
 #: Design centre frequencies (Hz) of the 16 band-pass filters (Rockpool's ``AFESim.design_fcs``).
@@ -57,17 +56,23 @@ class FrontendError(ValueError):
 
 
 def check_frontend(name: str) -> str:
-    """``name`` if this module runs it and Rockpool's simulator imports; else :class:`FrontendError`."""
+    """``name`` if neuromorph runs it (xylo-audio-v2: and Rockpool's simulator imports); else :class:`FrontendError`."""
     if name in NOT_WIRED:
         raise FrontendError(f"--frontend {name}: {NOT_WIRED[name]}")
     if name not in FRONTENDS:
         raise FrontendError(f"--frontend {name!r}: unknown front-end (available: {', '.join(FRONTENDS)})")
+    if name != "xylo-audio-v2":  # its own module checks its simulator (backend.XyloBackend.frontend)
+        return name
     try:
         _afe_class()
     except ImportError as exc:
         raise FrontendError(f"--frontend {name}: Rockpool's AFE simulation is not available ({exc}); "
                             f"install rockpool==3.1.0") from None
     return name
+
+
+def check_dt(dt: float) -> None:
+    """Any chip step suits this AFE: :func:`afe_rate` picks whole clocks per step."""
 
 
 def _afe_class():
@@ -191,6 +196,8 @@ def raster_from_bands(n: np.ndarray, pool: int = POOL) -> np.ndarray:
         take = np.minimum(rest, MAX_EVENTS)
         out[:, k::pool] = take
         rest = rest - take
+    if np.any(rest > 0):  # more events than the band's channels carry: refuse rather than drop
+        raise ValueError(f"a band count exceeds {pool} × {MAX_EVENTS} events per step")
     return out
 
 

@@ -59,8 +59,11 @@ class XyloBackend(Backend):
     def fit_check(self, q: QuantizedSCN, target: HardwareSpec) -> FitReport:
         """± input channel pairs, N hidden neurons, M outputs (``deploy.spec_from_quantized``);
         with relays, the relay layout's spec arrays as the chip holds them."""
+        from neuromorph.backends.xylo.deploy import frontend_of
         from neuromorph.backends.xylo.relays import plan_for
 
+        if frontend_of(q) is not None:  # the AFE's unsigned channels, no relays (deploy.spec_from_quantized)
+            return frontend_fit(q, target)
         plan = plan_for(q, target) if _plan_possible(q, target) else None
         if plan is None:
             return signed_pair_fit(q, target)
@@ -97,7 +100,16 @@ class XyloBackend(Backend):
             afe.check_frontend(device)
         except afe.FrontendError as exc:
             raise BackendError(str(exc)) from None
-        return afe
+        if device != "xylo-audio-v3":
+            return afe
+        from neuromorph.backends.xylo import afe3
+
+        try:
+            afe3.check_available()
+        except ImportError as exc:
+            raise BackendError(f"--frontend {device}: Rockpool's Xylo Audio 3 AFE simulation is not available "
+                               f"({exc}); install rockpool==3.1.0") from None
+        return afe3
 
     def encode(self, q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
         from neuromorph.backends.xylo.deploy import encode_signal

@@ -70,9 +70,11 @@ def encode_signal(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     fe = frontend_of(q)
     if fe is not None:  # the audio front-end's own events, recovered exactly (backends/xylo/afe.py)
-        from neuromorph.backends.xylo.afe import events_from_signal, raster_from_bands
+        from neuromorph.backends.xylo.afe import MAX_EVENTS, events_from_signal, raster_from_bands
 
-        return raster_from_bands(events_from_signal(x * float(fe["scale"]), q.lam_chip, q.dt), int(fe["pool"]))
+        pool = int(fe["pool"])
+        return raster_from_bands(events_from_signal(x * float(fe["scale"]), q.lam_chip, q.dt,
+                                                    max_events=pool * MAX_EVENTS), pool)
     raster = encode_signed_events(input_drive(q, x), q.input_gain, q.max_input_events)
     lead = _plan(q).input_lead if _plan(q) else 0
     if lead:  # input relays re-emit events one step later: send them one step early
