@@ -35,6 +35,11 @@ assert main(["emulate", str(w / "d" / "spec.npz"), "--input", str(w / "x.npy"), 
 from neuromorph.backends.xylo.nir import to_rockpool, xylo_spec_to_nir
 from neuromorph.backends.xylo.spec import load_spec
 spec = load_spec(w / "d" / "spec.npz")
+# both audio front-ends (Rockpool's Xylo Audio 2 AFESim and Xylo Audio 3 AFE stages), 0.1 s of a tone
+from neuromorph.backends.xylo import afe, afe3
+tone = 0.5 * np.sin(2 * np.pi * 1000.0 * np.arange(1600) / 16000.0)
+assert afe.afe_events(tone, 16000.0, 1e-3, noise=False)["events"].shape[1] == 16
+assert afe3.afe_events(tone, 16000.0, 49 / 48828.125)["events"].shape[1] == 16
 print("samna in sys.modules:", sys.modules.get("samna", "absent"))
 """
 
