@@ -267,6 +267,7 @@ def test_norse_feed_forward_round_trip(tmp_path):
     """What norse's exporter can express (feed-forward: no recurrent cell, see the xfail above),
     written with ``dt=1.0`` so that its ``dt / tau_inv`` is the time constant in seconds, then
     ``quantize --dt 1e-3`` (norse writes r = 1: the graph does not tell the step) -> deploy -> verify."""
+    pytest.importorskip("norse.torch")
     from norse.torch.utils.export_nir import to_nir
 
     from neuromorph.backends.nir import save_nir
