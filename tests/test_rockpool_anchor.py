@@ -78,13 +78,15 @@ def test_synaptic_event_count():
 
 
 @pytest.mark.slow
-def test_rockpool_bptt_codes_better_at_equal_spikes_for_far_more_training():
-    """The direction measured on the landed code (docs/rockpool_anchor.md, seeds 0 and 1):
-    Rockpool's BPTT network, its rate capped at neuromorph's chip rate, reaches a lower emulated
-    error than neuromorph's default path, for ~40× neuromorph's training CPU time.
+def test_neuromorph_codes_better_than_rockpool_bptt_at_equal_spikes_for_far_less_training():
+    """The direction measured on today's default path (docs/rockpool_anchor.md, seed 0):
+    neuromorph's default quantize (which retrains this network under the chip's dynamics) reaches
+    emulated error 0.0027 at 45.8 Hz; Rockpool's BPTT network, its rate capped at neuromorph's
+    chip rate, 0.0079 (2.9x) -- for ~20x neuromorph's training CPU time.  Before the auto
+    retraining the direction was the reverse (Rockpool 0.71-0.74x neuromorph's error).
 
     Reduced benchmark: only the rate-capped Rockpool variant (the full budget, 300 Adam steps:
-    fewer steps leave it short of its error).  ~3 min on one idle core."""
+    fewer steps leave it short of its error).  ~3.5 min on one core."""
     import rockpool_bptt as rb
     from bench_rockpool_anchor import compare
 
@@ -95,10 +97,11 @@ def test_rockpool_bptt_codes_better_at_equal_spikes_for_far_more_training():
     assert rp["fit_violations"] == []  # Rockpool's network is a valid Xylo Audio 2 network too
     # equal spikes: the cap holds the chip rate within 10 % of neuromorph's (measured 0.95× seed 0, 0.77× seed 1)
     assert rp["rate_hz"] <= 1.1 * nm["rate_hz"], (rp["rate_hz"], nm["rate_hz"])
-    # Rockpool/neuromorph emulated error measured 0.74× (seed 0) and 0.71× (seed 1); 1.0 leaves
-    # a margin of more than the seed spread.  When neuromorph's chip path (issue 13 items 1–2)
-    # overtakes Rockpool this line fails: reverse it then — that is the acceptance line.
+    # Rockpool/neuromorph emulated error measured 2.9x (seed 0, one run: no seed spread measured
+    # on this path); 1.5 asks neuromorph to stay clearly ahead at equal spikes, with room for a
+    # seed spread of the size measured before (0.71-0.74x across seeds 0-1, about 4 %).
     ratio = rp["error_emulated"] / nm["error_emulated"]
-    assert ratio < 1.0, (rp["error_emulated"], nm["error_emulated"])
-    # the price: measured 43× and 38× neuromorph's training CPU time; 10× is far inside it
+    assert ratio > 1.5, (rp["error_emulated"], nm["error_emulated"])
+    # the price: Rockpool's BPTT measured ~117 s of CPU against neuromorph's ~5 s (train and
+    # quantize, retraining included); 10x is far inside it
     assert rp["train_cpu_s"] > 10 * nm["train_cpu_s"], (rp["train_cpu_s"], nm["train_cpu_s"])
