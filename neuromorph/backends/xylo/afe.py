@@ -55,6 +55,17 @@ class FrontendError(ValueError):
     """A front-end that cannot serve the request (unknown, not wired, or its simulator missing)."""
 
 
+def mono_audio(audio) -> np.ndarray:
+    """``audio`` as a finite float64 mono signal (shape (T,)), else one-line ValueError; shared
+    by both Xylo Audio front-ends."""
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim != 1:
+        raise ValueError(f"the AFE takes one audio channel, got shape {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("audio contains NaN or inf")
+    return audio
+
+
 def check_frontend(name: str) -> str:
     """``name`` if neuromorph runs it (xylo-audio-v2: and Rockpool's simulator imports); else :class:`FrontendError`."""
     if name in NOT_WIRED:
@@ -117,11 +128,7 @@ def afe_events(audio: np.ndarray, fs: float, dt: float, *, seed: int = 0, noise:
         ``seconds`` (simulation wall time), ``centres_hz`` (the simulated chip's centres after
         mismatch), ``rate_hz`` (16,) mean events per second per channel.
     """
-    audio = np.asarray(audio, dtype=np.float64)
-    if audio.ndim != 1:
-        raise ValueError(f"the AFE takes one audio channel, got shape {audio.shape}")
-    if not np.all(np.isfinite(audio)):
-        raise ValueError("audio contains NaN or inf")
+    audio = mono_audio(audio)
     rate = afe_rate(dt)
     frac = Fraction(rate / fs).limit_denominator(10_000)
     from scipy.signal import resample_poly

@@ -35,7 +35,8 @@ import warnings
 
 import numpy as np
 
-from neuromorph.backends.xylo.afe import chip_leak, events_from_signal, frontend_signal  # noqa: F401  (same maths)
+from neuromorph.backends.xylo.afe import (chip_leak, events_from_signal, frontend_signal,  # noqa: F401  (same maths)
+                                          mono_audio)
 
 #: Channels of the Xylo Audio 3 AFE.
 N_CHANNELS = 16
@@ -123,11 +124,7 @@ def afe_events(audio: np.ndarray, fs: float, dt: float, *, seed: int = 0, noise:
         ``seconds`` (simulation wall time), ``centres_hz``, ``rate_hz`` (16,) mean events per
         second per channel, ``noise`` (False).
     """
-    audio = np.asarray(audio, dtype=np.float64)
-    if audio.ndim != 1:
-        raise ValueError(f"the AFE takes one audio channel, got shape {audio.shape}")
-    if not np.all(np.isfinite(audio)):
-        raise ValueError("audio contains NaN or inf")
+    audio = mono_audio(audio)
     clocks = clocks_per_step(dt)
     fb, dn, ra = _rp("afe.digital_filterbank"), _rp("afe.divisive_normalization"), _rp("afe.raster")
     resample = _rp("transform.resample").ResampleAudio(fs_target=AFE_RATE_HZ)
