@@ -51,6 +51,11 @@ def add_arguments(p) -> None:
                         "auto = none unless the unretrained chip codes worse than 1.5x the float error on the "
                         "calibration signal, then 200000 if that lowers the error; 0: never; more steps: lower "
                         "error at more spikes, docs/chip_fidelity.md)")
+    p.add_argument("--adapt-mode", default=None, metavar="{float,integer}",
+                   help="how the retraining steps run: float (the local rules under a float model of the chip's "
+                        "dynamics, then mapped) or integer (the rules on the integer network under the chip's "
+                        "exact update, stochastic rounding on the weight grid); default: float "
+                        "(docs/chip_fidelity.md)")
     p.add_argument("--calibration", type=Path, metavar="FILE",
                    help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
     p.add_argument("--dt", type=float, metavar="SECONDS",
@@ -87,6 +92,9 @@ def main(args) -> int:
     if args.run_dir.suffix == ".nir":  # a network from another tool (neuromorph.backends.nir_import)
         from neuromorph.stages.nir_model import quantize_nir
 
+        if getattr(args, "adapt_mode", None) is not None:
+            raise ValueError("--adapt-mode: not available for a NIR graph (it is mapped as imported, not retrained)")
+
         rep = quantize_nir(args.run_dir, args.target, args.out, method=args.method, dt=args.dt, seed=args.seed,
                            target_overrides=parse_overrides(args.set), data=getattr(args, "data", None))
         if "error_float" in rep:  # imported as an SCN: the usual report
@@ -105,10 +113,16 @@ def main(args) -> int:
         raise ValueError("--dt gives the sample step of a --calibration file; pass --calibration FILE too")
     if args.adapt_steps is not None and args.adapt_steps < 0:
         raise ValueError(f"--adapt-steps must be >= 0, got {args.adapt_steps}")
+    from neuromorph.quant.integer_training import ADAPT_MODES
+    from neuromorph.stages.quantize import DEFAULT_ADAPT_MODE
+
+    mode = DEFAULT_ADAPT_MODE if args.adapt_mode is None else args.adapt_mode
+    if mode not in ADAPT_MODES:  # one line (an argparse choice would print the whole usage)
+        raise ValueError(f"--adapt-mode must be one of {', '.join(ADAPT_MODES)}, got {mode!r}")
     rep = quantize_run(args.run_dir, args.target, args.out, seed=args.seed, mismatch=args.mismatch,
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
                        adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps, calibration=args.calibration,
-                       calibration_dt=args.dt, max_clipping=args.max_clipping,
+                       calibration_dt=args.dt, max_clipping=args.max_clipping, adapt_mode=mode,
                        allow_unfit=bool(getattr(args, "allow_unfit", False) or getattr(args, "report_only", False)))
     from neuromorph.input_checks import after_quantize
 

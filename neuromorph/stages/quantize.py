@@ -64,6 +64,9 @@ READOUT_FIT_STEPS = 50_000
 #: Retraining steps ``adapt_steps=None`` (auto) adds when the unretrained chip codes worse than
 #: FIDELITY_FLAG_RATIO x float on the calibration signal (docs/chip_fidelity.md: 50k-400k measured).
 AUTO_ADAPT_STEPS = 200_000
+#: How retraining steps run on Xylo targets (``--adapt-mode``; measured in docs/chip_fidelity.md,
+#: "Learning under the exact integer dynamics").
+DEFAULT_ADAPT_MODE = "float"
 
 
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
@@ -100,7 +103,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
                  max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
                  chip_readout: bool = True, adapt_mu: Optional[float] = None,
-                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD) -> dict:
+                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD, adapt_mode: str = DEFAULT_ADAPT_MODE) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -111,7 +114,14 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     ``max_clipping`` a :class:`ValueError` is raised before anything is written, above
     :data:`WARN_CLIPPING` ``warn`` is called with one line.  A network whose shapes cannot fit
     the target fails before any work unless ``allow_unfit`` (then it is mapped and the fit
-    report lists every violation)."""
+    report lists every violation).  ``adapt_mode``: how retraining steps run, ``"float"`` (the
+    local rules under a float model of the chip's dynamics, then mapped) or ``"integer"`` (the
+    rules on the mapped network under the chip's exact integer update,
+    :mod:`neuromorph.quant.integer_training`)."""
+    from neuromorph.quant.integer_training import ADAPT_MODES
+
+    if adapt_mode not in ADAPT_MODES:
+        raise ValueError(f"--adapt-mode must be one of {', '.join(ADAPT_MODES)}, got {adapt_mode!r}")
     if not (0.0 <= float(max_clipping) <= 1.0):
         raise ValueError(f"--max-clipping must be a fraction between 0 and 1, got {max_clipping!r}")
     net = load_network(find_network(run_dir))
@@ -121,7 +131,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         own_dt = "dt" in (target_overrides or {}) and not _same_step((target_overrides or {})["dt"], net.dt)
         unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
                                                 (f"--set dt (a chip step other than the network's {net.dt:g} s)",
-                                                 own_dt))
+                                                 own_dt), (f"--adapt-mode {adapt_mode}", adapt_mode != DEFAULT_ADAPT_MODE))
                        if given]
         if unsupported:  # never silently ignored
             raise ValueError(f"{', '.join(unsupported)}: not available for EI networks yet (they calibrate on the "
@@ -144,6 +154,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         preflight(target, net.n_neurons, net.n_inputs, fanout=network_fanout(net.Omega),
                   input_lines=None if fe is None else net.n_inputs * int(fe["pool"]))  # the AFE's channels
     backend = backend_for(target)
+    if adapt_mode == "integer":  # refused before any work where the integer kernel has no layout
+        from neuromorph.quant.integer_training import check_integer_request
+
+        check_integer_request(net.n_neurons, target, fe)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
     if fe is not None and k != 1:  # the front-end's events come at the network's step; never re-timed silently
         raise ValueError(f"--set dt={chip_dt:g}: a run on an audio front-end's events runs the chip at the "
@@ -171,11 +185,12 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
             from neuromorph.quant.chip_training import adapt_to_chip
             from neuromorph.progress import progress_bar
 
-            with progress_bar(steps, "adapt to chip dynamics", progress) as upd:
-                deployed = adapt_to_chip(chip_net, steps=steps, seed=seed, progress=upd,
+            with progress_bar(steps if adapt_mode == "float" else 0, "adapt to chip dynamics", progress) as upd:
+                deployed = adapt_to_chip(chip_net, steps=steps if adapt_mode == "float" else 0, seed=seed, progress=upd,
                                          signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
                                          mu=adapt_mu, threshold_spread=threshold_spread)
             report["adapt_steps"] = steps
+            report["adapt_mode"] = adapt_mode
         if cal is None:
             stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
                                          drive=backend.input_drive)
@@ -186,6 +201,12 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                               input_gain=None if fe is None else fe["input_gain"])
         q = backend.map(deployed, target, stats, opts)
         q.steps_per_sample = k
+        if adapt and adapt_mode == "integer" and steps > 0:  # the rules under the chip's own integer update
+            from neuromorph.quant.integer_training import adapt_quantized
+
+            q, report["integer_learning"] = adapt_quantized(q, target, backend, chip_net, steps=steps, seed=seed,
+                                                            signal=None if cal is None else upsample(cal.x, k),
+                                                            mu=adapt_mu, progress=progress)
         if fe is not None:
             q.stats["frontend"] = fe
             report["frontend"] = fe
