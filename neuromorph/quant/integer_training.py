@@ -80,6 +80,10 @@ class IntegerRules:
     halved with stochastic rounding: the same effective weights on average), up to the target's
     ``max_weight_shift``: a larger spike cost needs stronger weights than the unretrained
     network's grid holds."""
+    shadow: bool = False
+    """Diagnostic, not the integer-only path: keep each weight's sub-grid part off-chip (a float
+    copy the rules update) and give the chip its nearest integer, instead of stochastic
+    rounding: measures what the rounding noise on the weights costs."""
     average_tail: float = 0.0
     """Diagnostic, not the integer-only path: > 0 returns the nearest-rounded mean of the
     integer weights over this last fraction of the run (snapshots every 1,000 steps), to
@@ -111,7 +115,7 @@ def stochastic_round(v: float, u: float, m: int) -> int:
 @njit(cache=True)
 def _learn_kernel(raster, xsig, w_in, w_rec, conn, thr, dash_mem, dash_syn, shift_in, shift_rec, nsyn,
                   q_rec, q_ff, scale_v, m, r_decay, lr_rec0, beta, mu, max_lat, lr_ff0, alpha, per_event,
-                  rate_target, rate_tau, mu_gain, ctl, v, isyn, spk, r, seed, rec_spikes, record):
+                  rate_target, rate_tau, mu_gain, ctl, shadow, sh_in, sh_rec, v, isyn, spk, r, seed, rec_spikes, record):
     """T steps of the hidden core, learning in place.
 
     raster (T, 2M) uint8 input events; xsig (T, M) the signal they encode (float units);
@@ -176,18 +180,26 @@ def _learn_kernel(raster, xsig, w_in, w_rec, conn, thr, dash_mem, dash_syn, shif
                     if conn[i, k] == 0:
                         continue
                     off = thr[k] / scale_v if i == k else 0.0
-                    om = w_rec[i, k] * q_rec - off
+                    om = (sh_rec[i, k] if shadow else w_rec[i, k]) * q_rec - off
                     new = om - lr_rec * (beta * (vpre[i] / scale_v + mu * r[i]) + om)
                     if i == k:
                         new -= lr_rec * mu
                     elif new > max_lat:
                         new = max_lat
-                    w_rec[i, k] = stochastic_round((new + off) / q_rec, np.random.random(), m)
+                    if shadow:  # diagnostic: sub-grid precision kept off-chip, the chip gets the nearest
+                        sh_rec[i, k] = min(max((new + off) / q_rec, -m), m)
+                        w_rec[i, k] = np.int64(np.rint(sh_rec[i, k]))
+                    else:
+                        w_rec[i, k] = stochastic_round((new + off) / q_rec, np.random.random(), m)
             if lr_ff > 0.0:
                 for jj in range(M):
-                    f = w_in[k, jj] * q_ff
+                    f = (sh_in[k, jj] if shadow else w_in[k, jj]) * q_ff
                     new = f + lr_ff * (alpha * xsig[t, jj] - f)
-                    w_in[k, jj] = stochastic_round(new / q_ff, np.random.random(), m)
+                    if shadow:
+                        sh_in[k, jj] = min(max(new / q_ff, -m), m)
+                        w_in[k, jj] = np.int64(np.rint(sh_in[k, jj]))
+                    else:
+                        w_in[k, jj] = stochastic_round(new / q_ff, np.random.random(), m)
         n_ev = 0
         for k in range(N):
             r[k] = r_decay * (r[k] + spk[k])
@@ -289,13 +301,15 @@ def integer_learn(q: QuantizedSCN, target: HardwareSpec, raster: np.ndarray, x: 
     max_shift = int(target.max_weight_shift) if target.max_weight_shift is not None else 7
     n_allowed = max(int(conn.sum()), 1)
     regrids = []
+    sh_in, sh_rec = w_in.astype(np.float64), w_rec.astype(np.float64)  # the shadow diagnostic's weights
     rng = np.random.default_rng(derive_seed(seed, 53))
     for c, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
         total += _learn_kernel(raster[a:b], x[a:b], w_in, w_rec, conn, thr, int(q.dash_mem), int(q.dash_syn),
                                int(q.shift_in), shift_rec, nsyn, q_rec, q_ff, float(q.scale_v), m, r_decay,
                                float(rules.lr_rec), float(rules.beta), float(rules.mu), float(rules.max_lateral),
                                float(rules.lr_ff), float(rules.alpha), bool(rules.per_event),
-                               float(rules.rate_target), float(rules.rate_tau), float(rules.mu_gain), ctl, v, isyn, spk, r,
+                               float(rules.rate_target), float(rules.rate_tau), float(rules.mu_gain), ctl,
+                               bool(rules.shadow), sh_in, sh_rec, v, isyn, spk, r,
                                int(derive_seed(seed, 51, c) % (2 ** 31)), spikes[a:b] if record else spikes,
                                bool(record))
         if progress is not None:
@@ -304,6 +318,7 @@ def integer_learn(q: QuantizedSCN, target: HardwareSpec, raster: np.ndarray, x: 
                 and np.count_nonzero(np.abs(w_rec) >= m) > REGRID_FRACTION * n_allowed):
             # the same effective weights on a grid twice as coarse: unbiased halving
             w_rec[...] = np.clip(np.floor(w_rec / 2.0 + rng.random(w_rec.shape)), -m, m).astype(np.int64)
+            sh_rec /= 2.0
             shift_rec += 1
             q_rec *= 2.0
             regrids.append(int(b))
