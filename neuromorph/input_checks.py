@@ -191,6 +191,12 @@ def check_quantize_options(args) -> None:
     steps = getattr(args, "adapt_steps", None)
     if steps is not None and steps < 0:
         raise ValueError(f"--adapt-steps must be >= 0 time steps, got {steps} (0: no retraining)")
+    mode = getattr(args, "adapt_mode", None)
+    if mode is not None:
+        from neuromorph.quant.integer_training import ADAPT_MODES
+
+        if mode not in ADAPT_MODES:  # one line (an argparse choice would print the whole usage)
+            raise ValueError(f"--adapt-mode must be one of {', '.join(ADAPT_MODES)}, got {mode!r}")
     for item in getattr(args, "set", []) or []:
         key = item.split("=", 1)[0].strip()
         if key in IGNORED_BY_QUANTIZE:
