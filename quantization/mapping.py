@@ -79,6 +79,11 @@ class MappingOptions:
     dedupe: bool = True
     full_range: bool = True
     input_gain: Optional[float] = None
+    #: ``False``: keep the voltage scale the state headroom allows instead of lowering it (by up
+    #: to 2x) so the largest recurrent weight lands on the grid's end; the recurrent shift is then
+    #: the smallest that fits.  For networks that keep learning on the grid (their weights move;
+    #: neuromorph.quant.integer_training re-grids), where voltage and input resolution matter more.
+    full_range_rec: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -280,7 +285,7 @@ def map_scn(F, Omega, D, thresholds, lam: float, dt: float, target: HardwareSpec
         off = ~np.eye(N, dtype=bool)
         Om[np.diag_indices(N)] = np.diag(Omega) + T
         p_rec = float(np.abs(Om).max()) * (1 + 2e-3)  # margin: θ rounding moves the diagonal
-        if opts.full_range and p_rec > 0:
+        if opts.full_range and opts.full_range_rec and p_rec > 0:
             s_rec_pick = 0
             for s_try in range(max_shift, -1, -1):
                 if m * 2.0 ** s_try * G / p_rec <= S:

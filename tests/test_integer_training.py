@@ -177,3 +177,23 @@ def test_quantize_adapt_mode_integer_end_to_end(tmp_path):
     saved = json.loads((tmp_path / "q" / "quantization.json").read_text())
     assert saved["integer"]["shift_rec"] == il["shift_rec"]["end"]
     assert rep["error_emulated"] is not None
+
+
+def test_integer_mode_maps_with_the_headroom_voltage_scale():
+    """``full_range_rec=False`` keeps the voltage scale the state headroom allows (the default
+    lowers it by up to 2x to put the largest recurrent weight on the grid's end); the recurrent
+    weights still fit the range."""
+    from dataclasses import replace
+
+    from quantization.mapping import MappingOptions
+
+    net = adapt_to_chip(initial_scn(0, "paper", n_neurons=20, n_inputs=2), steps=0, seed=0, threshold_spread=0.3)
+    tgt = network_target("xylo-audio-v2", None, net.dt)
+    be = backend_for(tgt)
+    c, _ = evaluation_signal(2, 20_000, 0, net.lam, net.dt)
+    stats = operating_statistics(net, c, 0, drive=be.input_drive)
+    opts = MappingOptions(seed=0)
+    full, headroom = be.map(net, tgt, stats, opts), be.map(net, tgt, stats, replace(opts, full_range_rec=False))
+    assert headroom.scale_v > full.scale_v  # measured: 1042 against 845 integer units per unit voltage
+    assert headroom.scale_v <= 2 * full.scale_v * (1 + 1e-9)  # the default lowers it by at most one shift
+    assert np.abs(headroom.w_rec).max() <= 127

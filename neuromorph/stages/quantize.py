@@ -14,6 +14,7 @@ from __future__ import annotations
 
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Union
 
@@ -199,9 +200,12 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                             max_sim_steps=CALIBRATION_SIM_STEPS * k)
         opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24),
                               input_gain=None if fe is None else fe["input_gain"])
+        integer_steps = adapt and adapt_mode == "integer" and steps > 0
+        if integer_steps:  # its weights keep moving on the grid: the voltage scale the headroom allows
+            opts = replace(opts, full_range_rec=False)
         q = backend.map(deployed, target, stats, opts)
         q.steps_per_sample = k
-        if adapt and adapt_mode == "integer" and steps > 0:  # the rules under the chip's own integer update
+        if integer_steps:  # the rules under the chip's own integer update
             from neuromorph.quant.integer_training import adapt_quantized
 
             q, report["integer_learning"] = adapt_quantized(q, target, backend, chip_net, steps=steps, seed=seed,
