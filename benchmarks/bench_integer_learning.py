@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _networks(work: Path, names, seed: int) -> dict:
+def _networks(work: Path, names, seed: int, fig2_iterations: int = 1000) -> dict:
     """``{name: (run_dir, held-out data file or None)}``, trained into ``work``."""
     from neuromorph.cli import main
     from neuromorph.data.examples import sensor_example
@@ -33,7 +33,7 @@ def _networks(work: Path, names, seed: int) -> dict:
     out = {}
     if "fig2" in names:
         run = work / "fig2_1k"
-        main(["reproduce", "fig2", "--iterations", "1000", "--seed", str(seed), "--out", str(run), "--no-progress"])
+        main(["reproduce", "fig2", "--iterations", str(fig2_iterations), "--seed", str(seed), "--out", str(run), "--no-progress"])
         out["fig2"] = (run, None)
     if "sensor" in names:
         x, dt = sensor_example()
@@ -47,7 +47,8 @@ def _networks(work: Path, names, seed: int) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv=None) -> list:
+    """Run the table; returns its rows as dicts (also printed as markdown)."""
     from neuromorph.stages.quantize import quantize_run
     from neuromorph.stages.verify import verify
 
@@ -57,13 +58,15 @@ def main() -> None:
     ap.add_argument("--mu", nargs="+", default=["none"])
     ap.add_argument("--networks", nargs="+", default=["fig2", "sensor"], choices=["fig2", "sensor"])
     ap.add_argument("--seed", type=int, default=0, help="seed of the trained network")
-    a = ap.parse_args()
+    ap.add_argument("--fig2-iterations", type=int, default=1000)
+    a = ap.parse_args(argv)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = a.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         print("| network | steps | μ | mode | error | spike-decoded | rate (Hz) | error ratio | rate ratio | quantize s |")
         print("|---|---|---|---|---|---|---|---|---|---|")
-        for name, (run, held) in _networks(work, a.networks, a.seed).items():
+        for name, (run, held) in _networks(work, a.networks, a.seed, a.fig2_iterations).items():
             for steps in a.steps:
                 for mu in a.mu:
                     for mode in ("float", "integer"):
@@ -75,9 +78,12 @@ def main() -> None:
                         v = verify(work / f"q_{tag}", work / f"v_{tag}", with_xylosim=False, data=held,
                                    data_dt=0.001 if held else None, warn=lambda line: None)
                         cv = v["chip_vs_float"]
+                        rows.append(dict(network=name, steps=steps, mu=mu, mode=mode, error=v["error_emulated"],
+                                         rate_hz=v["rate_emulated_hz"], **cv))
                         print(f"| {name} | {steps} | {mu} | {mode} | {v['error_emulated']:.4g} | "
                               f"{v['error_emulated_spike_decoded']:.4g} | {v['rate_emulated_hz']:.3g} | "
                               f"{cv['error_ratio']:.2f} | {cv['rate_ratio']:.2f} | {tq:.1f} |", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -25,3 +25,10 @@ def test_bench_speed_table_rows_run():
     chip = mod.scn_learning(20, 2, 1000.0, 3000, "chip")
     assert one["us_wall"] > 0 and one["rate_hz"] > 0 and chip["rate_hz"] > 0
     assert mod.scn_numpy(20, 2, 2000.0, 200) > 0
+
+
+def test_bench_integer_learning_runs_both_modes(tmp_path):
+    rows = _load("bench_integer_learning").main(["--work", str(tmp_path), "--networks", "fig2", "--steps", "2000",
+                                                 "--fig2-iterations", "20"])
+    assert [r["mode"] for r in rows] == ["float", "integer"]
+    assert all(r["error"] > 0 and r["rate_hz"] > 0 for r in rows)
