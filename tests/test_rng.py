@@ -50,3 +50,18 @@ def test_block_fill_is_the_scalar_stream():
     assert np.array_equal(out, 0.25 * ref) and np.array_equal(a, b)
     assert (np.abs(ref) > 3.442619855899).sum() > 10  # the tail path was exercised
     assert np.array_equal(normals(make_state(21), 1000), ref[:1000])
+
+
+def test_block_convolution_is_scipys_fftconvolve():
+    """The training input's smoothing (signals._same_convolve_blocks, the fast layout) gives
+    SciPy's fftconvolve "same" result bit for bit, for odd and even block / kernel lengths."""
+    from scipy.signal import fftconvolve
+
+    from neuromorph.sim.signals import _same_convolve_blocks, gaussian_kernel
+
+    rng = np.random.default_rng(5)
+    for blen, klen, m in ((1000, 1000, 2), (337, 1000, 3), (1000, 251, 1), (64, 9, 2)):
+        w = rng.standard_normal((4, blen, m))
+        k = gaussian_kernel(7.0, klen)
+        ref = fftconvolve(w, k[None, :, None], mode="same", axes=1)
+        assert np.array_equal(_same_convolve_blocks(w, k).transpose(0, 2, 1), ref)
