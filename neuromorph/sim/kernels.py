@@ -38,7 +38,8 @@ from numba import njit
 
 from quantization.chip_arith import grid_round
 
-from neuromorph.sim.rng import fill_normal_scaled, load, normal_regs, store, uniform
+from neuromorph.sim.rng import (COUNTER_TAG, counter_fill_scaled, counter_normal, load, normal_regs, store, uniform,
+                                xo_fill_normal_scaled)
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
 from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
@@ -164,8 +165,16 @@ def make_scn_steps(ff_update, ff_step, rec_update):
         nev = np.ones(N, dtype=np.int64)
         # which buffer slots hold queued recurrent input (skip empty ones: spiking is sparse)
         dirty = np.ones(nbuf, dtype=np.bool_)
+        # counter stream: the noise of step t sits at fixed positions (voltage noise of neuron i
+        # at base + i, its threshold noise at base + N + i; base advances 2N a step, drawn or not)
+        counter = rng_state[3] == COUNTER_TAG
+        key = rng_state[0]
+        n_u = np.uint64(N)
         for t in range(L):
             slot = (step0 + t) % nbuf
+            base = rng_state[1]
+            if counter:
+                rng_state[1] = base + n_u + n_u
             # 1. recurrent arrivals (with optional first-order synaptic filter)
             if syn_decay > 0.0 and syn_order == 2:
                 # second-order (alpha-shaped) synapse: two first-order stages in cascade, unit charge
@@ -191,7 +200,10 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             # step (the order of the reference), in a tight loop with the generator state in
             # registers (rng.fill_normal_scaled: the same stream, ≈2.5× faster than normal())
             if v_noise > 0.0:
-                fill_normal_scaled(rng_state, tmp_u, N, v_noise)
+                if counter:
+                    counter_fill_scaled(key, base, tmp_u, N, v_noise)
+                else:
+                    xo_fill_normal_scaled(rng_state, tmp_u, N, v_noise)
             if rec_cur:
                 for i in range(N):
                     e = 0.0
@@ -243,12 +255,21 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             if ncand > 0:
                 best = -1
                 bestu = 0.0
-                s0, s1, s2, s3 = load(rng_state)
+                nan0 = um[0] != um[0]
+                if t_noise > 0.0 and counter:
+                    tb = base + n_u
+                    for i in range(N):
+                        if um[i] > cutoff:
+                            um[i] -= t_noise * counter_normal(key, tb + np.uint64(i))
+                elif t_noise > 0.0:
+                    s0, s1, s2, s3 = load(rng_state)
+                    for i in range(N):
+                        if um[i] > cutoff:
+                            eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
+                            um[i] -= t_noise * eta
+                    store(rng_state, s0, s1, s2, s3)
                 for i in range(N):
                     u = um[i]
-                    if t_noise > 0.0 and u > cutoff:
-                        eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
-                        u -= t_noise * eta
                     if u >= 0.0:
                         if one_spike:
                             if best < 0 or u > bestu:
@@ -261,9 +282,8 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                                 ne = 1 + int(u / T[i])
                                 nev[nsp] = ne if ne < max_events else max_events
                             nsp += 1
-                store(rng_state, s0, s1, s2, s3)
                 # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
-                if one_spike and best >= 0 and um[0] == um[0]:
+                if one_spike and best >= 0 and not nan0:
                     spk[0] = best
                     nsp = 1
             # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
