@@ -165,6 +165,15 @@ def in_process_rows(quick: bool) -> dict:
     out = {"fig2": fig2_learning(1400 if quick else 14_000),
            "scn1000": scn_learning(1000, 3, 2000.0, 4000 if quick else 20_000),
            "ei": ei_learning(20_000 if quick else 100_000)}
+    try:
+        from neuromorph.sim.rng import noise_stream
+    except ImportError:  # a checkout from before the counter stream (--baseline)
+        noise_stream = None
+    if noise_stream is not None:
+        # the same two rows on the counter stream (a different draw of the same noise)
+        with noise_stream("counter"):
+            out["scn1000_counter"] = scn_learning(1000, 3, 2000.0, 4000 if quick else 20_000)
+            out["ei_counter"] = ei_learning(20_000 if quick else 100_000)
     for mode in ("one", "chip"):
         for n in SIZES:
             steps = {20: 200_000, 100: 100_000, 375: 40_000, 1000: 20_000}[n] // (10 if quick else 1)
@@ -237,11 +246,19 @@ def main(argv=None) -> None:
     print(f"{'SCN learning N = 1000, M = 3 (' + format(s['rate_hz'], '.2f') + ' Hz)':58s} {s['us_wall']:7.2f} µs/step "
           f"({s['us_cpu']:.2f} cpu)   NumPy per-step {ref:.1f} µs/step = {ref / s['us_wall']:.1f}x / ≤ 3 µs/step"
           + vs("scn1000", "us_cpu"))
+    if "scn1000_counter" in rows:
+        sc = rows["scn1000_counter"]
+        print(f"{'  same, counter noise stream (' + format(sc['rate_hz'], '.2f') + ' Hz)':58s} {sc['us_wall']:7.2f} µs/step "
+              f"({sc['us_cpu']:.2f} cpu)   {s['us_cpu'] / sc['us_cpu']:.2f}x the serial stream (cpu)")
     e = rows["ei"]
     hours = e["us_wall"] * 2 ** 20 * 1000 / 3.6e9
     print(f"{'EI learning 300 E + 75 I (' + format(e['rate_E_hz'], '.1f') + ' Hz E)':58s} {e['us_wall']:7.2f} µs/step "
           f"({e['us_cpu']:.2f} cpu)   full Fig 4 ≈ {hours:.2f} h; authors ≈ 100 µs/step = {100 / e['us_wall']:.0f}x"
           f" / ≤ 1.0 µs/step" + vs("ei", "us_cpu"))
+    if "ei_counter" in rows:
+        ec = rows["ei_counter"]
+        print(f"{'  same, counter noise stream (' + format(ec['rate_E_hz'], '.1f') + ' Hz E)':58s} {ec['us_wall']:7.2f} µs/step "
+              f"({ec['us_cpu']:.2f} cpu)   {e['us_cpu'] / ec['us_cpu']:.2f}x the serial stream (cpu)")
     if "emulator" not in skip:
         for case, xs, es in emulator_rows(args.quick):
             goal = "≥ 20x" if case.startswith("single") else "≥ 100x"

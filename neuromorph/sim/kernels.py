@@ -133,11 +133,13 @@ class ScnRecord(NamedTuple):
     counts: np.ndarray
 
 
-def make_scn_steps(ff_update, ff_step, rec_update):
+def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
     """The compiled step loop with these rules: ``ff_update(F, k, b, U, p)``,
     ``ff_step(F, b, U, m, p)``, ``rec_update(Om, k, V, r, p)`` (called only when their pathway
     learns).  The rules are free variables of the loop, so their calls compile as direct
-    (inlinable) calls and a cached caller stays cacheable."""
+    (inlinable) calls and a cached caller stays cacheable.  ``ff_row_only``: ``ff_update``
+    changes only the row ``F[k]`` (the built-in rules), so the kernel's column copy of F is
+    refreshed for that row alone; otherwise whole after each update."""
 
     @njit
     def scn_steps(c, net, opt, lrn, st, rec):
@@ -151,7 +153,11 @@ def make_scn_steps(ff_update, ff_step, rec_update):
         tmp_u = np.empty(N)
         tmp_rec = np.empty(N)
         tmp_acc = np.empty(N)
+        # F by columns (M, N): the voltage update reads F[:, j], a stride-M walk on the C-ordered
+        # (N, M) array; FT is kept equal to F (rows changed by the rules are copied back)
+        FT = np.ascontiguousarray(F.T)
         um = np.empty(N)
+        tmp_t = np.empty(N)
         L = c.shape[0]
         M = F.shape[1]
         nbuf = buf.shape[0]
@@ -232,7 +238,7 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             for j in range(M):
                 cj = c[t, j]
                 for i in range(N):
-                    tmp_acc[i] += F[i, j] * cj
+                    tmp_acc[i] += FT[j, i] * cj
             ncand = 0
             if v_noise > 0.0:
                 for i in range(N):
@@ -256,7 +262,13 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                 best = -1
                 bestu = 0.0
                 nan0 = um[0] != um[0]
-                if t_noise > 0.0 and counter:
+                if t_noise > 0.0 and counter and 8 * ncand > N:
+                    # many candidates: every neuron's threshold noise as one vectorised block and a
+                    # branch-free select (the same values as the scalar draws below)
+                    counter_fill_scaled(key, base + n_u, tmp_t, N, t_noise)
+                    for i in range(N):
+                        um[i] = um[i] - tmp_t[i] if um[i] > cutoff else um[i]
+                elif t_noise > 0.0 and counter:
                     tb = base + n_u
                     for i in range(N):
                         if um[i] > cutoff:
@@ -294,6 +306,13 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                     if q_ff > 0.0:
                         for j in range(M):
                             F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, uniform(rng_state))
+                    if ff_row_only:
+                        for j in range(M):
+                            FT[j, k] = F[k, j]
+                    else:  # a rule not built in may change any row
+                        for i in range(N):
+                            for j in range(M):
+                                FT[j, i] = F[i, j]
                 if learn_rec:
                     rec_update(Om, k, V, r, rec_p)
                     if q_rec > 0.0:
@@ -360,7 +379,7 @@ def make_scn_steps(ff_update, ff_step, rec_update):
     return scn_steps
 
 
-_builtin_steps = make_scn_steps(ff_update_builtin, ff_step_builtin, rec_update_builtin)
+_builtin_steps = make_scn_steps(ff_update_builtin, ff_step_builtin, rec_update_builtin, True)
 
 
 @njit(cache=True, nogil=True)
