@@ -178,13 +178,20 @@ def _run_reproduce(args) -> int:
         if "frontend" not in inspect.signature(mod.run).parameters:
             raise UserError(f"--frontend is not an option of {args.figure} (only fig5 runs through a chip's front-end)")
         extra["frontend"] = args.frontend
-    if getattr(args, "noise_stream", None) is not None:
-        from neuromorph.sim.rng import set_default_stream
+    import contextlib
 
-        set_default_stream(args.noise_stream)
+    from neuromorph.sim.rng import default_stream, noise_stream
+
+    chosen = getattr(args, "noise_stream", None)
+    try:
+        stream = chosen or default_stream()  # the flag's, else NEUROMORPH_NOISE_STREAM's, else serial
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     args._outrun.extra["figure"] = args.figure
-    metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
-                      progress=not args.no_progress, **extra)
+    args._outrun.extra["noise_stream"] = stream
+    with noise_stream(chosen) if chosen else contextlib.nullcontext():  # (restored after: main() may be called again)
+        metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
+                          progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))
     write_json(Path(args.out) / "metrics.json", metrics)
     importlib.import_module(REPORT_MODULE).write_report(args.out, metrics)

@@ -167,3 +167,14 @@ def test_counter_stream_learning_is_chunk_invariant():
     assert a.total_spikes > 50
     assert np.array_equal(a.network.Omega, b.network.Omega) and np.array_equal(a.network.F, b.network.F)
     assert a.state.rng_state[1] == 2 * 4 * 4000  # 2N positions a step, drawn or not
+
+
+def test_cli_rejects_a_bad_stream_before_any_work(monkeypatch, tmp_path, capsys):
+    from neuromorph.cli import main
+
+    monkeypatch.setenv("NEUROMORPH_NOISE_STREAM", "bogus")
+    out = tmp_path / "run"
+    assert main(["reproduce", "fig2", "--iterations", "1", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "NEUROMORPH_NOISE_STREAM must be one of" in err and "Traceback" not in err
+    assert not out.exists()
