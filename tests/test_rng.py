@@ -42,7 +42,7 @@ def test_uniform_open_interval(stream):
 def test_block_fill_is_the_scalar_stream():
     """fill_normal_scaled / fill_normal (state in registers, the kernels' fast path) give the
     samples and the final state of calling normal() one by one — including the ziggurat's
-    rejection and tail paths, which 200 000 samples hit thousands of times (≈1.2 % and ≈0.03 %)."""
+    rejection and tail paths, which 200 000 samples hit thousands of times (≈2.8 % and ≈0.06 %)."""
     from neuromorph.sim.rng import fill_normal_scaled, normal
 
     a, b = make_state(21), make_state(21)
@@ -75,7 +75,7 @@ def test_block_convolution_is_scipys_fftconvolve():
 def test_counter_samples_are_a_pure_function_of_key_and_position():
     """Block fill, scalar draws and indexed draws give the same sample at the same position —
     including the ziggurat's rejections and tail (fixed up from the keyed sub-stream): 300 000
-    samples at ≈0.7 % rejections hit the slow path ≈2000 times, the tail (|x| > r) a few."""
+    samples at ≈0.43 % rejections hit the slow path ≈1300 times, the tail (|x| > r) a few."""
     from neuromorph.sim.rng import _CR, counter_fill_scaled, normal, normals_at, stream_of
 
     n = 300_000

@@ -19,7 +19,7 @@ Two streams share that state array and these functions (:data:`STREAMS`):
   the next sample, position of the next uniform, :data:`COUNTER_TAG`).  Blocks are drawn in
   two passes: a branch-free pass the compiler vectorises (SplitMix64 is a multiply–xorshift
   mix of the counter, so eight lanes run at once under AVX-512), then a scalar fix-up of the
-  ≈0.7 % ziggurat rejections, whose extra randomness comes from a keyed sub-stream of (K, n).
+  ≈0.4 % ziggurat rejections, whose extra randomness comes from a keyed sub-stream of (K, n).
   Kernels index it: the noise of neuron i at step t has a fixed position, whatever was drawn
   before (:func:`counter_fill_scaled`, :func:`counter_normal`).
 
@@ -166,7 +166,7 @@ def _ziggurat_tables(n: int = 128, dn: float = 3.442619855899, vn: float = 9.912
 _KN, _WN, _FN = _ziggurat_tables()
 _R = 3.442619855899
 # The counter stream's ziggurat has 1024 layers: its fast path (one table lookup pair, no
-# branch) then accepts 99.6 % of the words instead of 97.2 % with 128, and the rare slow path
+# branch) then accepts 99.6 % of the words instead of 97.2 % with 128 (measured), and the slow path
 # (an exp, a mispredicted branch: ≈50 ns) costs ≈0.2 ns a sample instead of ≈1.5.  r and the
 # layer area solve the stacking condition for 1024 layers (brentq to 1e-15, checked in
 # tests/test_rng.py; the same solver gives Marsaglia–Tsang's 3.442619855899 for 128).
@@ -196,7 +196,7 @@ def counter_u64(key, n):
 
 @njit(cache=True)
 def _counter_rejected(key, n, u):
-    """The ziggurat after its fast test rejected word ``u`` = word n of stream ``key`` (≈1.2 %
+    """The ziggurat after its fast test rejected word ``u`` = word n of stream ``key`` (≈0.4 %
     of samples): the wedge or tail for that word, then fresh ziggurat draws until one is
     accepted.  The extra words come from a SplitMix64 sequence seeded by word n of the keyed
     sub-stream ``key ^ _FIXUP_KEY``: the sample stays a pure function of (key, n)."""
