@@ -261,27 +261,24 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
             if ncand > 0:
                 best = -1
                 bestu = 0.0
-                nan0 = um[0] != um[0]
-                if t_noise > 0.0 and counter and 8 * ncand > N:
-                    # many candidates: every neuron's threshold noise as one vectorised block and a
-                    # branch-free select (the same values as the scalar draws below)
+                # threshold noise: serial stream in neuron order (state in registers); counter
+                # stream at fixed positions, as one vectorised block when many neurons are
+                # candidates (the same values as the scalar draws)
+                tmode = 0 if t_noise <= 0.0 else (1 if not counter else (3 if 8 * ncand > N else 2))
+                if tmode == 3:
                     counter_fill_scaled(key, base + n_u, tmp_t, N, t_noise)
-                    for i in range(N):
-                        um[i] = um[i] - tmp_t[i] if um[i] > cutoff else um[i]
-                elif t_noise > 0.0 and counter:
-                    tb = base + n_u
-                    for i in range(N):
-                        if um[i] > cutoff:
-                            um[i] -= t_noise * counter_normal(key, tb + np.uint64(i))
-                elif t_noise > 0.0:
-                    s0, s1, s2, s3 = load(rng_state)
-                    for i in range(N):
-                        if um[i] > cutoff:
-                            eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
-                            um[i] -= t_noise * eta
-                    store(rng_state, s0, s1, s2, s3)
+                tb = base + n_u
+                s0, s1, s2, s3 = load(rng_state)
                 for i in range(N):
                     u = um[i]
+                    if tmode != 0 and u > cutoff:
+                        if tmode == 1:
+                            eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
+                            u -= t_noise * eta
+                        elif tmode == 2:
+                            u -= t_noise * counter_normal(key, tb + np.uint64(i))
+                        else:
+                            u -= tmp_t[i]
                     if u >= 0.0:
                         if one_spike:
                             if best < 0 or u > bestu:
@@ -294,8 +291,10 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
                                 ne = 1 + int(u / T[i])
                                 nev[nsp] = ne if ne < max_events else max_events
                             nsp += 1
+                if tmode == 1:
+                    store(rng_state, s0, s1, s2, s3)
                 # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
-                if one_spike and best >= 0 and not nan0:
+                if one_spike and best >= 0 and um[0] == um[0]:
                     spk[0] = best
                     nsp = 1
             # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
