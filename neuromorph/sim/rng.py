@@ -241,7 +241,8 @@ def counter_normal(key, n):
 def counter_fill_scaled(key, base, out, n, scale):
     """``out[i] = scale * counter_normal(key, base + i)`` for i < n, in two passes: every
     sample's fast-path value, branch-free (the compiler vectorises the mix, the table lookups
-    and the test: ≈1.5 ns a sample here, against ≈2.5 for the serial stream), a rejected one
+    and the test: ≈1.4 ns a sample here; with the fix-up ≈1.9–2.1 against the serial stream's
+    ≈2.2, docs/speed.md), a rejected one
     written as NaN; then a pass that finds the NaNs (one compare a sample, ≈0.1 ns) and
     replaces them (:func:`_counter_rejected`)."""
     for i in range(n):
