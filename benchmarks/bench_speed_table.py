@@ -5,6 +5,8 @@ Rows: Fig 2 learning (full protocol, N = 20); ``reproduce fig2`` end to end (a c
 learn, evaluate, figures); SCN learning N = 1000, M = 3 against the per-step NumPy reference;
 EI learning (Fig 4, 300 E + 75 I); ``neuromorph pipeline`` on the built-in config (child
 process); the Xylo emulator against XyloSim (single instance and a batch of 64, quiet and busy).
+The SCN N = 1000 and EI rows are also run on the opt-in counter noise stream (ratio to the default
+serial stream), and the noise generator's ns per sample is printed for both streams.
 Times are wall seconds (``time.perf_counter``) and, for in-process rows, CPU seconds of this
 process (``time.process_time``), which a shared machine disturbs less.  Anchors are the numbers
 quoted in the issue (the authors' code is not run here).
@@ -112,6 +114,26 @@ def ei_learning(steps: int) -> dict:
             "rate_E_hz": res.total_spikes_E / (steps * net.dt * net.n_exc)}
 
 
+def generator_ns() -> dict:
+    """ns per standard-normal sample of each noise stream (blocks of 10^5, best of 20)."""
+    try:
+        from neuromorph.sim.rng import STREAMS, fill_normal_scaled, make_state
+    except ImportError:  # a checkout from before the counter stream
+        return {}
+    out = np.empty(100_000)
+    res = {}
+    for stream in STREAMS:
+        s = make_state(1, stream)
+        fill_normal_scaled(s, out, out.size, 1.0)
+        best = np.inf
+        for _ in range(20):
+            t0 = time.perf_counter()
+            fill_normal_scaled(s, out, out.size, 1.0)
+            best = min(best, time.perf_counter() - t0)
+        res[stream] = best / out.size * 1e9
+    return res
+
+
 def child_command(args: list, env_path: str) -> float:
     """Wall seconds of ``python -c 'neuromorph.cli.main()' ARGS`` with ``PYTHONPATH=env_path``."""
     env = dict(os.environ, PYTHONPATH=env_path, MPLBACKEND="Agg")
@@ -165,6 +187,16 @@ def in_process_rows(quick: bool) -> dict:
     out = {"fig2": fig2_learning(1400 if quick else 14_000),
            "scn1000": scn_learning(1000, 3, 2000.0, 4000 if quick else 20_000),
            "ei": ei_learning(20_000 if quick else 100_000)}
+    try:
+        from neuromorph.sim.rng import noise_stream
+    except ImportError:  # a checkout from before the counter stream (--baseline)
+        noise_stream = None
+    out["generator"] = generator_ns()
+    if noise_stream is not None:
+        # the same two rows on the counter stream (a different draw of the same noise)
+        with noise_stream("counter"):
+            out["scn1000_counter"] = scn_learning(1000, 3, 2000.0, 4000 if quick else 20_000)
+            out["ei_counter"] = ei_learning(20_000 if quick else 100_000)
     for mode in ("one", "chip"):
         for n in SIZES:
             steps = {20: 200_000, 100: 100_000, 375: 40_000, 1000: 20_000}[n] // (10 if quick else 1)
@@ -237,11 +269,23 @@ def main(argv=None) -> None:
     print(f"{'SCN learning N = 1000, M = 3 (' + format(s['rate_hz'], '.2f') + ' Hz)':58s} {s['us_wall']:7.2f} µs/step "
           f"({s['us_cpu']:.2f} cpu)   NumPy per-step {ref:.1f} µs/step = {ref / s['us_wall']:.1f}x / ≤ 3 µs/step"
           + vs("scn1000", "us_cpu"))
+    if "scn1000_counter" in rows:
+        sc = rows["scn1000_counter"]
+        print(f"{'  same, counter noise stream (' + format(sc['rate_hz'], '.2f') + ' Hz)':58s} {sc['us_wall']:7.2f} µs/step "
+              f"({sc['us_cpu']:.2f} cpu)   {s['us_cpu'] / sc['us_cpu']:.2f}x the serial stream (cpu)")
     e = rows["ei"]
     hours = e["us_wall"] * 2 ** 20 * 1000 / 3.6e9
     print(f"{'EI learning 300 E + 75 I (' + format(e['rate_E_hz'], '.1f') + ' Hz E)':58s} {e['us_wall']:7.2f} µs/step "
           f"({e['us_cpu']:.2f} cpu)   full Fig 4 ≈ {hours:.2f} h; authors ≈ 100 µs/step = {100 / e['us_wall']:.0f}x"
           f" / ≤ 1.0 µs/step" + vs("ei", "us_cpu"))
+    if "ei_counter" in rows:
+        ec = rows["ei_counter"]
+        print(f"{'  same, counter noise stream (' + format(ec['rate_E_hz'], '.1f') + ' Hz E)':58s} {ec['us_wall']:7.2f} µs/step "
+              f"({ec['us_cpu']:.2f} cpu)   {e['us_cpu'] / ec['us_cpu']:.2f}x the serial stream (cpu)")
+    if rows.get("generator"):
+        g = rows["generator"]
+        print(f"{'noise generator, ns per normal sample (blocks of 10^5)':58s} "
+              + ", ".join(f"{k} {v:.2f}" for k, v in g.items()))
     if "emulator" not in skip:
         for case, xs, es in emulator_rows(args.quick):
             goal = "≥ 20x" if case.startswith("single") else "≥ 100x"

@@ -78,6 +78,10 @@ def _user_error_types() -> tuple:
             NotADirectoryError)
 
 
+#: neuromorph.sim.rng.STREAMS, spelled here so building the parser imports no numba code
+NOISE_STREAMS = ("serial", "counter")
+
+
 def _add_reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="reproduce one of the paper's experiments",
                        description="Reproduce a figure of Brendel et al. 2020. Writes metrics.json, PNG "
@@ -100,6 +104,10 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--frontend", metavar="DEVICE", default=None,
                    help="fig5 only: the speech goes through this chip's audio front-end (xylo-audio-v2) and is "
                         "deployed on it (docs/speech_on_xylo.md)")
+    p.add_argument("--noise-stream", choices=NOISE_STREAMS, default=None,
+                   help="the simulators' random stream: serial (xoshiro256**, the default: every earlier result "
+                        "bit for bit) or counter (indexed and vectorised, a different draw of the same noise; "
+                        "docs/speed.md); also the environment variable NEUROMORPH_NOISE_STREAM")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_policy_arguments(p, "reproduce")
 
@@ -170,9 +178,20 @@ def _run_reproduce(args) -> int:
         if "frontend" not in inspect.signature(mod.run).parameters:
             raise UserError(f"--frontend is not an option of {args.figure} (only fig5 runs through a chip's front-end)")
         extra["frontend"] = args.frontend
+    import contextlib
+
+    from neuromorph.sim.rng import default_stream, noise_stream
+
+    chosen = getattr(args, "noise_stream", None)
+    try:
+        stream = chosen or default_stream()  # the flag's, else NEUROMORPH_NOISE_STREAM's, else serial
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     args._outrun.extra["figure"] = args.figure
-    metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
-                      progress=not args.no_progress, **extra)
+    args._outrun.extra["noise_stream"] = stream
+    with noise_stream(chosen) if chosen else contextlib.nullcontext():  # (restored after: main() may be called again)
+        metrics = mod.run(args.out, seed=args.seed, iterations=args.iterations, quick=args.quick,
+                          progress=not args.no_progress, **extra)
     metrics.setdefault("provenance", provenance(seed=args.seed))
     write_json(Path(args.out) / "metrics.json", metrics)
     importlib.import_module(REPORT_MODULE).write_report(args.out, metrics)

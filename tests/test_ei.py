@@ -15,7 +15,7 @@ from neuromorph.sim.ei_simulator import EIEvalProtocol, EIState, evaluate_ei, fa
 from neuromorph.sim.init import initial_ei_network
 from neuromorph.network import EINetwork
 from neuromorph.sim.plasticity import EIRules
-from neuromorph.sim.rng import make_state, normals
+from neuromorph.sim.rng import STREAMS, make_state, normals, normals_at, stream_of
 from neuromorph.sim.simulator import block_noise_source
 
 ALL_OFF = dict(ff_XE=False, ff_EI=False, rec_EE=False, rec_IE=False, rec_II=False)
@@ -168,15 +168,26 @@ def numpy_ei_learn(net: EINetwork, c: np.ndarray, rng_state: np.ndarray, rules: 
     kE_prev = kI_prev = -1
     spikes = []
     cut = -THRESHOLD_NOISE_CUTOFF * net.t_noise
-    draw = lambda: normals(rng_state, 1)[0]  # noqa: E731
+    counter = stream_of(rng_state) == "counter"
 
     def noisy_select(V, T, vn, block, t):
-        u = np.empty(V.size)
-        for i in range(V.size):
-            V[i] += vn * draw()
+        n = V.size
+        if counter:  # indexed: voltage noise of neuron i at base + i, threshold noise at base + n + i
+            base = int(rng_state[1])
+            rng_state[1] = np.uint64(base + 2 * n)
+            xv = normals_at(rng_state, base + np.arange(n))
+            xt = normals_at(rng_state, base + n + np.arange(n))
+            draw_v = lambda i: xv[i]  # noqa: E731
+            draw_t = lambda i: xt[i]  # noqa: E731
+        else:  # serial: per neuron, voltage noise then threshold noise if a candidate
+            draw_v = draw_t = lambda i: normals(rng_state, 1)[0]  # noqa: E731
+        u = np.empty(n)
+        for i in range(n):
+            if vn > 0:
+                V[i] += vn * draw_v(i)
             u[i] = V[i] - T[i]
             if u[i] > cut:
-                u[i] -= net.t_noise * draw()
+                u[i] -= net.t_noise * draw_t(i)
         k = int(np.argmax(u))
         return k if (u[k] >= 0 and t > block[k]) else -1
 
@@ -239,12 +250,13 @@ def small_random_net(seed=0, ne=8, ni=3, m=2):
     return net
 
 
-def test_kernel_matches_numpy_restatement_learning_with_noise():
+@pytest.mark.parametrize("stream", STREAMS)
+def test_kernel_matches_numpy_restatement_learning_with_noise(stream):
     net = small_random_net()
     c = block_noise_source(2, 5, amplitude=1500.0, block=200)(0, 1500)
     rules = EIRules(lr_ff=1e-2, lr_rec=5e-2, mu=0.01)
-    W_ref, spk_ref, VE, VI, rE, rI = numpy_ei_learn(net, c, make_state(7), rules, v_noise_E=0.01)
-    res = learn_ei(net, lambda a, n: c[a:a + n], c.shape[0], rules=rules, seed=make_state(7), v_noise_E=0.01,
+    W_ref, spk_ref, VE, VI, rE, rI = numpy_ei_learn(net, c, make_state(7, stream), rules, v_noise_E=0.01)
+    res = learn_ei(net, lambda a, n: c[a:a + n], c.shape[0], rules=rules, seed=make_state(7, stream), v_noise_E=0.01,
                    chunk=333)
     assert (spk_ref[:, 0] >= 0).sum() > 100 and (spk_ref[:, 1] >= 0).sum() > 50
     for name, ref in W_ref.items():
@@ -256,12 +268,13 @@ def test_kernel_matches_numpy_restatement_learning_with_noise():
         assert not np.allclose(getattr(net, name), W_ref[name]), name
 
 
-def test_kernel_matches_numpy_restatement_frozen():
+@pytest.mark.parametrize("stream", STREAMS)
+def test_kernel_matches_numpy_restatement_frozen(stream):
     net = small_random_net(seed=3)
     c = block_noise_source(2, 6, amplitude=1500.0, block=200)(0, 800)
-    _, spk_ref, VE, VI, rE, rI = numpy_ei_learn(net, c, make_state(9), EIRules(), v_noise_E=net.v_noise_E,
-                                                learn=False)
-    rec = simulate_ei(net, c, seed=make_state(9), record=("spikes_E", "spikes_I", "r_E"))
+    _, spk_ref, VE, VI, rE, rI = numpy_ei_learn(net, c, make_state(9, stream), EIRules(),
+                                                v_noise_E=net.v_noise_E, learn=False)
+    rec = simulate_ei(net, c, seed=make_state(9, stream), record=("spikes_E", "spikes_I", "r_E"))
     kE = np.where(rec.spikes_E.any(axis=1), rec.spikes_E.argmax(axis=1), -1)
     kI = np.where(rec.spikes_I.any(axis=1), rec.spikes_I.argmax(axis=1), -1)
     assert np.array_equal(kE, spk_ref[:, 0]) and np.array_equal(kI, spk_ref[:, 1])

@@ -6,7 +6,7 @@ import pytest
 from neuromorph.network import SCN
 from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
 from neuromorph.sim.reference_numpy import learn_numpy
-from neuromorph.sim.rng import make_state
+from neuromorph.sim.rng import STREAMS, make_state
 from neuromorph.sim.simulator import SimOptions, block_noise_source, learn, simulate
 
 
@@ -93,8 +93,9 @@ def test_plasticity_single_spike_by_hand():
     assert np.array_equal(net.Omega, det_net().Omega)  # learn() does not modify its input
 
 
+@pytest.mark.parametrize("stream", STREAMS)
 @pytest.mark.parametrize("form", ["code", "paper", "correlated"])
-def test_kernel_equals_numpy_reference(form):
+def test_kernel_equals_numpy_reference(form, stream):
     rng = np.random.default_rng(3)
     N, M = 12, 3
     F = rng.standard_normal((N, M))
@@ -103,8 +104,8 @@ def test_kernel_equals_numpy_reference(form):
     src = block_noise_source(M, 5)
     c = src(0, 3000)
     rules = (RecurrentRule(lr=1e-2), FeedforwardRule(lr=1e-2, alpha=0.5 if form != "correlated" else 2.0, form=form))
-    res = learn(net, src, 3000, rules=rules, seed=make_state(11), chunk=1000)
-    F_ref, Om_ref, spikes = learn_numpy(net, c, make_state(11), rules)
+    res = learn(net, src, 3000, rules=rules, seed=make_state(11, stream), chunk=1000)
+    F_ref, Om_ref, spikes = learn_numpy(net, c, make_state(11, stream), rules)
     assert (spikes >= 0).sum() == res.total_spikes > 100
     assert np.allclose(res.network.F, F_ref, rtol=0, atol=1e-12)
     assert np.allclose(res.network.Omega, Om_ref, rtol=0, atol=1e-12)

@@ -6,8 +6,10 @@ state ``V_I, r_I`` (N_I,), input trace ``b_E`` (M,), E-spike trace ``b_I`` (N_E,
 spikes emitted at the previous step (at most one per population in the default one-spike mode).
 
 1. ``V_E ← a V_E + dt F_E c_t + Σ_prevE W_EE[:, k] + Σ_prevI W_IE[:, k] + σ_E ξ``
-   (recurrent kicks of the *previous* step; the E self-reset is W_EE's diagonal; the noise ξ is
-   drawn neuron by neuron inside the selection loop of step 3 — same values, one pass).
+   (recurrent kicks of the *previous* step; the E self-reset is W_EE's diagonal; serial stream:
+   the noise ξ is drawn neuron by neuron inside the selection loop of step 3 — same values, one
+   pass; counter stream: a population's voltage noise at positions base + i, its threshold noise
+   at base + n + i, base advancing 2n per population and step: E first, then I).
    With the synaptic filter on (``syn_decay`` = a_s = exp(−dt/τ_s) > 0, see below) the kick
    vector κ_E = Σ_prevE W_EE[:, k] (diagonal excluded) + Σ_prevI W_IE[:, k] goes through the
    E targets' cascade instead: ``s1_E ← a_s s1_E + κ_E``, ``s2_E ← a_s s2_E + (1 − a_s) s1_E``,
@@ -66,7 +68,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from neuromorph.sim.rng import _KN, _WN, _normal_rejected, load, next_u64_regs, normal_regs, store
+from neuromorph.sim.rng import (_KN, _WN, COUNTER_TAG, _normal_rejected, counter_fill_scaled, load, next_u64_regs,
+                                store)
 from neuromorph.sim.rules.ei import P_EE, P_EI, P_IE, P_II, P_XE, input_row, recurrent_column  # noqa: F401
 
 THRESHOLD_NOISE_CUTOFF = 8.0
@@ -84,8 +87,58 @@ REC_ISI = 256
 
 
 @njit(cache=True, inline="always")
-def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk):
-    """Add voltage noise to one population and select its spikes (written into ``spk``).
+def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk, ws):
+    """Add voltage noise to one population and select its spikes (written into ``spk``); the
+    serial stream (:func:`_noise_select_serial`) or the counter stream
+    (:func:`_noise_select_counter`, workspace ``ws`` (2, n)), as the state ``rng`` says."""
+    if rng[3] == COUNTER_TAG:
+        return _noise_select_counter(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk, ws)
+    return _noise_select_serial(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk)
+
+
+@njit(cache=True, inline="always")
+def _noise_select_counter(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk, ws):
+    """Counter stream: the voltage noise of neuron i sits at position base + i, its threshold
+    noise at base + n + i (base advances 2n, drawn or not), so both are drawn as vectorised
+    blocks before the selection (threshold noise for every neuron; a non-candidate's is not
+    used), and the selection loop is free of the generator."""
+    n = V.shape[0]
+    base = rng[1]
+    nu = np.uint64(n)
+    rng[1] = base + nu + nu
+    xv = ws[0]
+    xt = ws[1]
+    if v_noise > 0.0:
+        counter_fill_scaled(rng[0], base, xv, n, v_noise)
+        for i in range(n):
+            V[i] += xv[i]
+    tn = t_noise > 0.0
+    if tn:
+        counter_fill_scaled(rng[0], base + nu, xt, n, t_noise)
+    best = 0
+    bestu = -np.inf
+    ns = 0
+    for i in range(n):
+        u = V[i] - T[i]
+        u = u - xt[i] if (tn and u > cutoff) else u
+        if one_spike:
+            if u > bestu:
+                best = i
+                bestu = u
+        elif u >= 0.0 and now > ref[i]:
+            spk[ns] = i
+            ns += 1
+    if one_spike:
+        if n > 0 and bestu >= 0.0 and now > ref[best]:
+            spk[0] = best
+            return 1
+        return 0
+    return ns
+
+
+@njit(cache=True, inline="always")
+def _noise_select_serial(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk):
+    """Serial stream: add voltage noise to one population and select its spikes.
 
     ``ref[i]``: last step at which neuron i is refractory (absolute index); it is blocked iff
     ``now <= ref[i]``.  Returns the number of spikes.  The draws (voltage noise of neuron i,
@@ -368,6 +421,8 @@ def ei_run(c, net, opt, lrn, st, rec):
     g = 1.0 - syn_decay
     spkE = np.empty(NE, dtype=np.int64)
     spkI = np.empty(NI, dtype=np.int64)
+    wsE = np.empty((2, NE))  # counter stream: the step's voltage and threshold noise blocks
+    wsI = np.empty((2, NI))
     totE = 0
     totI = 0
     for t in range(L):
@@ -427,7 +482,7 @@ def ei_run(c, net, opt, lrn, st, rec):
                 bI[prevE[q]] += 1.0
         # 3. E selection
         now = step0 + t
-        nE = _noise_select(VE, TE, vnE, refE, now, t_noise, cutoff, rng, one_spike, spkE)
+        nE = _noise_select(VE, TE, vnE, refE, now, t_noise, cutoff, rng, one_spike, spkE, wsE)
         # 4. E plasticity
         for q in range(nE):
             k = spkE[q]
@@ -457,7 +512,7 @@ def ei_run(c, net, opt, lrn, st, rec):
             rec_cur[t, 2] = ex
             rec_cur[t, 3] = inh
         # 7. I selection
-        nI = _noise_select(VI, TI, vnI, refI, now, t_noise, cutoff, rng, one_spike, spkI)
+        nI = _noise_select(VI, TI, vnI, refI, now, t_noise, cutoff, rng, one_spike, spkI, wsI)
         # 8. I plasticity
         for q in range(nI):
             k = spkI[q]

@@ -38,7 +38,8 @@ from numba import njit
 
 from quantization.chip_arith import grid_round
 
-from neuromorph.sim.rng import fill_normal_scaled, load, normal_regs, store, uniform
+from neuromorph.sim.rng import (COUNTER_TAG, counter_fill_scaled, counter_normal, load, normal_regs, store, uniform,
+                                xo_fill_normal_scaled)
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
 from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
@@ -132,11 +133,13 @@ class ScnRecord(NamedTuple):
     counts: np.ndarray
 
 
-def make_scn_steps(ff_update, ff_step, rec_update):
+def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
     """The compiled step loop with these rules: ``ff_update(F, k, b, U, p)``,
     ``ff_step(F, b, U, m, p)``, ``rec_update(Om, k, V, r, p)`` (called only when their pathway
     learns).  The rules are free variables of the loop, so their calls compile as direct
-    (inlinable) calls and a cached caller stays cacheable."""
+    (inlinable) calls and a cached caller stays cacheable.  ``ff_row_only``: ``ff_update``
+    changes only the row ``F[k]`` (the built-in rules), so the kernel's column copy of F is
+    refreshed for that row alone; otherwise whole after each update."""
 
     @njit
     def scn_steps(c, net, opt, lrn, st, rec):
@@ -150,7 +153,11 @@ def make_scn_steps(ff_update, ff_step, rec_update):
         tmp_u = np.empty(N)
         tmp_rec = np.empty(N)
         tmp_acc = np.empty(N)
+        # F by columns (M, N): the voltage update reads F[:, j], a stride-M walk on the C-ordered
+        # (N, M) array; FT is kept equal to F (rows changed by the rules are copied back)
+        FT = np.ascontiguousarray(F.T)
         um = np.empty(N)
+        tmp_t = np.empty(N)
         L = c.shape[0]
         M = F.shape[1]
         nbuf = buf.shape[0]
@@ -164,8 +171,16 @@ def make_scn_steps(ff_update, ff_step, rec_update):
         nev = np.ones(N, dtype=np.int64)
         # which buffer slots hold queued recurrent input (skip empty ones: spiking is sparse)
         dirty = np.ones(nbuf, dtype=np.bool_)
+        # counter stream: the noise of step t sits at fixed positions (voltage noise of neuron i
+        # at base + i, its threshold noise at base + N + i; base advances 2N a step, drawn or not)
+        counter = rng_state[3] == COUNTER_TAG
+        key = rng_state[0]
+        n_u = np.uint64(N)
         for t in range(L):
             slot = (step0 + t) % nbuf
+            base = rng_state[1]
+            if counter:
+                rng_state[1] = base + n_u + n_u
             # 1. recurrent arrivals (with optional first-order synaptic filter)
             if syn_decay > 0.0 and syn_order == 2:
                 # second-order (alpha-shaped) synapse: two first-order stages in cascade, unit charge
@@ -191,7 +206,10 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             # step (the order of the reference), in a tight loop with the generator state in
             # registers (rng.fill_normal_scaled: the same stream, ≈2.5× faster than normal())
             if v_noise > 0.0:
-                fill_normal_scaled(rng_state, tmp_u, N, v_noise)
+                if counter:
+                    counter_fill_scaled(key, base, tmp_u, N, v_noise)
+                else:
+                    xo_fill_normal_scaled(rng_state, tmp_u, N, v_noise)
             if rec_cur:
                 for i in range(N):
                     e = 0.0
@@ -220,7 +238,7 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             for j in range(M):
                 cj = c[t, j]
                 for i in range(N):
-                    tmp_acc[i] += F[i, j] * cj
+                    tmp_acc[i] += FT[j, i] * cj
             ncand = 0
             if v_noise > 0.0:
                 for i in range(N):
@@ -243,12 +261,24 @@ def make_scn_steps(ff_update, ff_step, rec_update):
             if ncand > 0:
                 best = -1
                 bestu = 0.0
+                # threshold noise: serial stream in neuron order (state in registers); counter
+                # stream at fixed positions, as one vectorised block when many neurons are
+                # candidates (the same values as the scalar draws)
+                tmode = 0 if t_noise <= 0.0 else (1 if not counter else (3 if 8 * ncand > N else 2))
+                if tmode == 3:
+                    counter_fill_scaled(key, base + n_u, tmp_t, N, t_noise)
+                tb = base + n_u
                 s0, s1, s2, s3 = load(rng_state)
                 for i in range(N):
                     u = um[i]
-                    if t_noise > 0.0 and u > cutoff:
-                        eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
-                        u -= t_noise * eta
+                    if tmode != 0 and u > cutoff:
+                        if tmode == 1:
+                            eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
+                            u -= t_noise * eta
+                        elif tmode == 2:
+                            u -= t_noise * counter_normal(key, tb + np.uint64(i))
+                        else:
+                            u -= tmp_t[i]
                     if u >= 0.0:
                         if one_spike:
                             if best < 0 or u > bestu:
@@ -261,7 +291,8 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                                 ne = 1 + int(u / T[i])
                                 nev[nsp] = ne if ne < max_events else max_events
                             nsp += 1
-                store(rng_state, s0, s1, s2, s3)
+                if tmode == 1:
+                    store(rng_state, s0, s1, s2, s3)
                 # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
                 if one_spike and best >= 0 and um[0] == um[0]:
                     spk[0] = best
@@ -274,6 +305,13 @@ def make_scn_steps(ff_update, ff_step, rec_update):
                     if q_ff > 0.0:
                         for j in range(M):
                             F[k, j] = grid_round(F[k, j], 0.0, q_ff, q_max, uniform(rng_state))
+                    if ff_row_only:
+                        for j in range(M):
+                            FT[j, k] = F[k, j]
+                    else:  # a rule not built in may change any row
+                        for i in range(N):
+                            for j in range(M):
+                                FT[j, i] = F[i, j]
                 if learn_rec:
                     rec_update(Om, k, V, r, rec_p)
                     if q_rec > 0.0:
@@ -340,7 +378,7 @@ def make_scn_steps(ff_update, ff_step, rec_update):
     return scn_steps
 
 
-_builtin_steps = make_scn_steps(ff_update_builtin, ff_step_builtin, rec_update_builtin)
+_builtin_steps = make_scn_steps(ff_update_builtin, ff_step_builtin, rec_update_builtin, True)
 
 
 @njit(cache=True, nogil=True)

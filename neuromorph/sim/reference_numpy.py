@@ -5,7 +5,9 @@ gives *identical* spikes and weights; the rules' updates are the same compiled f
 calls (:mod:`neuromorph.sim.rules`, looked up in the same registry), called here from Python at
 spike times, so the step order, noise and bookkeeping are what this restatement checks; (2) the
 benchmarks report the kernel's speed as a ratio against it.  It draws its noise from the same
-generator in the same order as the kernel.  Only the default discretisation (one spike per
+generator in the same order as the kernel — on the counter stream from the same positions
+(voltage noise of neuron i at step t: position base + i, threshold noise base + N + i, base
+advancing 2N a step), drawn by index with :func:`~neuromorph.sim.rng.normals_at`.  Only the default discretisation (one spike per
 step, delay 1, no synaptic filter) is implemented.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from neuromorph.network import SCN
 from neuromorph.sim.kernels import THRESHOLD_NOISE_CUTOFF
-from neuromorph.sim.rng import normals
+from neuromorph.sim.rng import normals, normals_at, stream_of
 from neuromorph.sim.rules import DEFAULT_REGISTRY, Binding, RuleRegistry
 
 
@@ -44,11 +46,16 @@ def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence 
     pending = np.zeros(N)
     cutoff = -THRESHOLD_NOISE_CUTOFF * net.t_noise
     spikes = np.full(c.shape[0], -1, dtype=np.int64)
+    counter = stream_of(rng_state) == "counter"
     for t in range(c.shape[0]):
+        base = int(rng_state[1])
+        if counter:
+            rng_state[1] = np.uint64(base + 2 * N)
         V *= a
         V += net.dt * (F @ c[t]) + pending
         if net.v_noise > 0:
-            V += net.v_noise * normals(rng_state, N)
+            xi = normals_at(rng_state, base + np.arange(N)) if counter else normals(rng_state, N)
+            V += net.v_noise * xi
         b *= ab
         b += net.dt * c[t]
         if ff is not None and ff.step is not None:
@@ -56,7 +63,8 @@ def learn_numpy(net: SCN, c: np.ndarray, rng_state: np.ndarray, rules: Sequence 
         u = V - net.thresholds
         if net.t_noise > 0:
             cand = np.flatnonzero(u > cutoff)
-            u[cand] -= net.t_noise * normals(rng_state, cand.size)
+            eta = normals_at(rng_state, base + N + cand) if counter else normals(rng_state, cand.size)
+            u[cand] -= net.t_noise * eta
         k = int(np.argmax(u))
         pending = np.zeros(N)
         if u[k] >= 0:
