@@ -100,7 +100,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
                  max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
                  chip_readout: bool = True, adapt_mu: Optional[float] = None,
-                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD) -> dict:
+                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD, leak_dash: Optional[int] = None) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -120,6 +120,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
 
         own_dt = "dt" in (target_overrides or {}) and not _same_step((target_overrides or {})["dt"], net.dt)
         unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
+                                                ("--set leak_dash", leak_dash is not None
+                                                 or "leak_dash" in (target_overrides or {})),
                                                 (f"--set dt (a chip step other than the network's {net.dt:g} s)",
                                                  own_dt))
                        if given]
@@ -130,13 +132,29 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                test_steps=test_steps, target_overrides=target_overrides, adapt=adapt)
     if not isinstance(net, SCN):
         raise ValueError(f"quantize supports SCNs and EI networks, got a {type(net).__name__}")
-    from neuromorph.quant.chip_step import at_chip_step, resolve_chip_step, upsample
+    from neuromorph.quant.chip_step import (LEAK_DASH_KEY, at_chip_step, natural_dash, resolve_chip_step,
+                                            resolve_leak_dash, upsample, with_chip_leak)
 
-    # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step)
-    chip_dt, k = resolve_chip_step(net.dt, net.lam, target_overrides,
-                                   network_target(target_name, target_overrides, net.dt).max_dash_mem)
+    # the hidden membrane's dash (--set leak_dash) is a choice of its own, not a target field
+    target_overrides = dict(target_overrides or {})
+    if LEAK_DASH_KEY in target_overrides:
+        if leak_dash is not None:
+            raise ValueError(f"--set {LEAK_DASH_KEY} given twice (as an override and as leak_dash)")
+        leak_dash = target_overrides.pop(LEAK_DASH_KEY)
+    max_dash = network_target(target_name, target_overrides, net.dt).max_dash_mem
+    if leak_dash is not None:
+        leak_dash = resolve_leak_dash(leak_dash, max_dash)
+    # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step);
+    # with an explicit leak_dash the learnt leak need not fit the chip's dash range
+    chip_dt, k = resolve_chip_step(net.dt, net.lam, target_overrides, max_dash if leak_dash is None else None)
+    if "dt" in target_overrides:  # the exact step net.dt / k, not the decimal typed
+        target_overrides["dt"] = chip_dt
     target = network_target(target_name, target_overrides, chip_dt)
-    chip_net = at_chip_step(net, chip_dt)
+    natural = natural_dash(net.lam, chip_dt)
+    if leak_dash is None:
+        leak_dash = min(natural, max_dash) if max_dash is not None else natural
+    # the chip's leak λ' = 2^-dash / chip_dt; every drive below is re-derived for it (c' = ẋ + λ'x)
+    chip_net = with_chip_leak(at_chip_step(net, chip_dt), leak_dash)
     out = Path(out)
     rd = run_data_of(run_dir, net)
     fe = frontend_of_run(rd, target, calibration)  # a run on an audio front-end's events: checked here
@@ -163,6 +181,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
                   "adapted_to_chip": adapt,
                   "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
+                  "chip_leak": {"dash": int(leak_dash), "natural_dash": int(natural), "lam_chip": float(chip_net.lam),
+                                "tau_chip_ms": 1e3 / float(chip_net.lam), "lam_learnt": float(net.lam),
+                                "drive": "re-derived for the chip's leak: c' = dx/dt + lam_chip x"},
                   "calibration": {"source": "built-in white noise" if cal is None else cal.source,
                                   **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
                                   "evaluated_on": ev.source}}
@@ -174,11 +195,14 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
             with progress_bar(steps, "adapt to chip dynamics", progress) as upd:
                 deployed = adapt_to_chip(chip_net, steps=steps, seed=seed, progress=upd,
                                          signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
-                                         mu=adapt_mu, threshold_spread=threshold_spread)
+                                         mu=adapt_mu, threshold_spread=threshold_spread, signal_lam=float(net.lam))
             report["adapt_steps"] = steps
-        if cal is None:
-            stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
-                                         drive=backend.input_drive)
+        if cal is None:  # the white noise's current, re-derived for the chip's leak (chip_step)
+            from neuromorph.quant.chip_step import rederived_current
+
+            stats = operating_statistics(deployed, rederived_current(np.repeat(c, k, axis=0) if k > 1 else c,
+                                                                     float(net.lam), deployed.lam, deployed.dt),
+                                         seed, drive=backend.input_drive)
         else:
             stats = operating_statistics_on(deployed, upsample(cal.x, k), seed, drive=backend.input_drive,
                                             max_sim_steps=CALIBRATION_SIM_STEPS * k)
@@ -186,6 +210,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                               input_gain=None if fe is None else fe["input_gain"])
         q = backend.map(deployed, target, stats, opts)
         q.steps_per_sample = k
+        if q.dash_mem != leak_dash:  # the mapping derives the dash from the chip net's λ' = 2^-dash/dt
+            raise RuntimeError(f"mapping chose membrane dash {q.dash_mem}, expected {leak_dash}")
         if fe is not None:
             q.stats["frontend"] = fe
             report["frontend"] = fe
