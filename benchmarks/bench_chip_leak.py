@@ -6,18 +6,16 @@ steps per learning step) and ``verify`` on the built-in white noise (emulator; `
 also checks emulator == XyloSim).  Printed: read-out error, spike-decoded error, chip rate and
 the chip/float ratios.
 
-``--without-rederived``: also each configuration with the chip's encoder sent the *float*
-drive ``c = ẋ + λ x`` (λ the learnt leak) instead of the drive re-derived for the chip's leak
-``c' = ẋ + λ' x`` — an ablation only (the product always re-derives): the encoder's increment
-function is replaced for that run.
+``--drives learnt chip``: each configuration with the chip driven by ``c = ẋ + λ x`` (λ the
+learnt leak, quantize's default) and/or by the drive re-derived for the chip's leak
+``c' = ẋ + λ' x`` (``quantize --set drive_leak=chip``).
 
 Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/bench_chip_leak.py [--seeds 0 1 2]
-      [--configs 1:4 1:5 1:6 7:7] [--target xylo-audio-v2] [--without-rederived] [--json FILE]
+      [--configs 1:4 1:5 1:6 7:7] [--target xylo-audio-v2] [--drives learnt chip] [--xylosim] [--json FILE]
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -27,34 +25,19 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-@contextlib.contextmanager
-def float_drive(lam: float):
-    """The Xylo encoder computes its increments with the learnt leak ``lam`` (the ablation)."""
-    from neuromorph.backends.xylo import deploy
-
-    orig = deploy.signal_increments
-    deploy.signal_increments = lambda x, _lam, dt: orig(x, lam, dt)
-    try:
-        yield
-    finally:
-        deploy.signal_increments = orig
-
-
-def run_config(run: Path, target: str, k: int, dash, seed: int, work: Path, rederived: bool, xylosim: bool) -> dict:
+def run_config(run: Path, target: str, k: int, dash, seed: int, work: Path, drive: str, xylosim: bool) -> dict:
     from neuromorph.network import load_network
     from neuromorph.stages.quantize import quantize_run
     from neuromorph.stages.verify import verify
 
     net = load_network(run / "network.npz")
     overrides = {} if k == 1 else {"dt": net.dt / k}
-    tag = f"s{seed}k{k}d{dash}{'' if rederived else 'f'}"
-    ctx = contextlib.nullcontext() if rederived else float_drive(net.lam)
-    with ctx:
-        rep = quantize_run(run, target, work / f"q{tag}", seed=seed, target_overrides=overrides, leak_dash=dash,
-                           warn=lambda line: None)
-        ver = verify(work / f"q{tag}", work / f"v{tag}", seed=seed, with_xylosim=xylosim, warn=None)
+    tag = f"s{seed}k{k}d{dash}{drive}"
+    rep = quantize_run(run, target, work / f"q{tag}", seed=seed, target_overrides=overrides, leak_dash=dash,
+                       drive_leak=drive, warn=lambda line: None)
+    ver = verify(work / f"q{tag}", work / f"v{tag}", seed=seed, with_xylosim=xylosim, warn=None)
     return {"seed": seed, "k": k, "dash": rep["chip_leak"]["dash"], "tau_chip_ms": rep["chip_leak"]["tau_chip_ms"],
-            "drive": "re-derived" if rederived else "float", "retrained": rep.get("adapt_policy", {}).get("retrained"),
+            "drive": drive, "retrained": rep.get("adapt_policy", {}).get("retrained"),
             "output_filter": {kk: rep["chip_readout"].get("output_filter", {}).get(kk)
                               for kk in ("dash_mem_out", "dash_syn_out")},
             "error_float": ver["error_float"], "rate_float_hz": ver["rate_float_hz"],
@@ -69,7 +52,7 @@ def main(argv=None) -> int:
     p.add_argument("--configs", nargs="+", default=["1:4", "1:5", "1:6"],
                    help="K:DASH pairs (chip steps per learning step : hidden membrane dash; DASH 'auto' = default)")
     p.add_argument("--target", default="xylo-audio-v2")
-    p.add_argument("--without-rederived", action="store_true")
+    p.add_argument("--drives", nargs="+", default=["learnt"], choices=["learnt", "chip"])
     p.add_argument("--xylosim", action="store_true")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
@@ -86,11 +69,11 @@ def main(argv=None) -> int:
             for cfg in a.configs:
                 k, d = cfg.split(":")
                 dash = None if d == "auto" else int(d)
-                for red in ((True, False) if a.without_rederived else (True,)):
-                    r = run_config(run, a.target, int(k), dash, seed, work, red, a.xylosim)
+                for drive in a.drives:
+                    r = run_config(run, a.target, int(k), dash, seed, work, drive, a.xylosim)
                     rows.append(r)
                     print(f"seed {seed} k {r['k']:>2} dash {r['dash']:>2} (tau {r['tau_chip_ms']:5.1f} ms) "
-                          f"drive {r['drive']:<10} out {r['output_filter']['dash_mem_out']}/"
+                          f"drive {r['drive']:<6} out {r['output_filter']['dash_mem_out']}/"
                           f"{r['output_filter']['dash_syn_out']} retrained {r['retrained']}: error {r['error']:.4f} "
                           f"spike-decoded {r['spike_decoded']:.4f} rate {r['rate_hz']:.1f} Hz | float "
                           f"{r['error_float']:.4f} @ {r['rate_float_hz']:.1f} Hz | ratios {r['error_ratio']:.2f} / "

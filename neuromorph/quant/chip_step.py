@@ -92,6 +92,25 @@ def resolve_chip_step(net_dt: float, lam: float, overrides: Optional[dict], max_
 LEAK_DASH_KEY = "leak_dash"
 
 
+#: Config key (``--set drive_leak=learnt|chip``): the leak the chip's input drive is computed for.
+DRIVE_LEAK_KEY = "drive_leak"
+#: ``learnt``: c = ẋ + λ x with the learnt λ (the chip's membrane leaks at λ' regardless; the
+#: read-out fitted on the chip's spikes maps what it holds back to x); ``chip``: c' = ẋ + λ' x,
+#: re-derived for the chip's leak (its membrane integrates F x exactly).  Measured in
+#: docs/chip_fidelity.md: ``learnt`` is the better code on Xylo (default).
+DRIVE_LEAKS = ("learnt", "chip")
+DEFAULT_DRIVE_LEAK = "learnt"
+
+
+def resolve_drive_leak(raw) -> str:
+    """``raw`` (None: the default) checked against :data:`DRIVE_LEAKS`; one line naming the key."""
+    if raw is None:
+        return DEFAULT_DRIVE_LEAK
+    if raw not in DRIVE_LEAKS:
+        raise ValueError(f"--set {DRIVE_LEAK_KEY}={raw!r}: must be one of {', '.join(DRIVE_LEAKS)}")
+    return str(raw)
+
+
 def natural_dash(lam: float, chip_dt: float) -> int:
     """The dash nearest the network's own leak ``lam`` (s⁻¹) at ``chip_dt`` (s): today's mapping."""
     return int(dash_from_tau(1.0 / lam, chip_dt))

@@ -100,7 +100,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
                  max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
                  chip_readout: bool = True, adapt_mu: Optional[float] = None,
-                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD, leak_dash: Optional[int] = None) -> dict:
+                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD, leak_dash: Optional[int] = None,
+                 drive_leak: Optional[str] = None) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -122,6 +123,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
                                                 ("--set leak_dash", leak_dash is not None
                                                  or "leak_dash" in (target_overrides or {})),
+                                                ("--set drive_leak", drive_leak is not None
+                                                 or "drive_leak" in (target_overrides or {})),
                                                 (f"--set dt (a chip step other than the network's {net.dt:g} s)",
                                                  own_dt))
                        if given]
@@ -132,8 +135,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                test_steps=test_steps, target_overrides=target_overrides, adapt=adapt)
     if not isinstance(net, SCN):
         raise ValueError(f"quantize supports SCNs and EI networks, got a {type(net).__name__}")
-    from neuromorph.quant.chip_step import (LEAK_DASH_KEY, at_chip_step, natural_dash, resolve_chip_step,
-                                            resolve_leak_dash, upsample, with_chip_leak)
+    from neuromorph.quant.chip_step import (DRIVE_LEAK_KEY, LEAK_DASH_KEY, at_chip_step, natural_dash,
+                                            resolve_chip_step, resolve_drive_leak, resolve_leak_dash, upsample,
+                                            with_chip_leak)
 
     # the hidden membrane's dash (--set leak_dash) is a choice of its own, not a target field
     target_overrides = dict(target_overrides or {})
@@ -141,6 +145,11 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         if leak_dash is not None:
             raise ValueError(f"--set {LEAK_DASH_KEY} given twice (as an override and as leak_dash)")
         leak_dash = target_overrides.pop(LEAK_DASH_KEY)
+    if DRIVE_LEAK_KEY in target_overrides:
+        if drive_leak is not None:
+            raise ValueError(f"--set {DRIVE_LEAK_KEY} given twice (as an override and as drive_leak)")
+        drive_leak = target_overrides.pop(DRIVE_LEAK_KEY)
+    drive_leak = resolve_drive_leak(drive_leak)
     max_dash = network_target(target_name, target_overrides, net.dt).max_dash_mem
     if leak_dash is not None:
         leak_dash = resolve_leak_dash(leak_dash, max_dash)
@@ -153,8 +162,12 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     natural = natural_dash(net.lam, chip_dt)
     if leak_dash is None:
         leak_dash = min(natural, max_dash) if max_dash is not None else natural
-    # the chip's leak λ' = 2^-dash / chip_dt; every drive below is re-derived for it (c' = ẋ + λ'x)
-    chip_net = with_chip_leak(at_chip_step(net, chip_dt), leak_dash)
+    # the chip's leak λ' = 2^-dash / chip_dt (mapped_net: what the mapping sees).  The chip is driven
+    # with c = ẋ + λ_d x: λ_d the learnt leak ("learnt", default) or λ' ("chip", re-derived: the
+    # chip's membrane then integrates F x exactly).  The float side (adaptation, operating
+    # statistics, saved network_deployed.npz) steps at λ_d, so its current is the chip's current.
+    mapped_net = with_chip_leak(at_chip_step(net, chip_dt), leak_dash)
+    chip_net = mapped_net if drive_leak == "chip" else at_chip_step(net, chip_dt)
     out = Path(out)
     rd = run_data_of(run_dir, net)
     fe = frontend_of_run(rd, target, calibration)  # a run on an audio front-end's events: checked here
@@ -181,9 +194,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
                   "adapted_to_chip": adapt,
                   "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
-                  "chip_leak": {"dash": int(leak_dash), "natural_dash": int(natural), "lam_chip": float(chip_net.lam),
-                                "tau_chip_ms": 1e3 / float(chip_net.lam), "lam_learnt": float(net.lam),
-                                "drive": "re-derived for the chip's leak: c' = dx/dt + lam_chip x"},
+                  "chip_leak": {"dash": int(leak_dash), "natural_dash": int(natural),
+                                "lam_chip": float(mapped_net.lam), "tau_chip_ms": 1e3 / float(mapped_net.lam),
+                                "lam_learnt": float(net.lam), DRIVE_LEAK_KEY: drive_leak,
+                                "lam_drive": float(chip_net.lam)},
                   "calibration": {"source": "built-in white noise" if cal is None else cal.source,
                                   **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
                                   "evaluated_on": ev.source}}
@@ -208,8 +222,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                             max_sim_steps=CALIBRATION_SIM_STEPS * k)
         opts = MappingOptions(method=method, rounding=rounding, seed=derive_seed(seed, 24),
                               input_gain=None if fe is None else fe["input_gain"])
-        q = backend.map(deployed, target, stats, opts)
+        q = backend.map(_with_lam(deployed, mapped_net.lam), target, stats, opts)
+        q.lam = float(net.lam)  # the learnt leak (reports); the chip's is q.lam_chip, from q.dash_mem
         q.steps_per_sample = k
+        q.stats["drive_lam"] = float(chip_net.lam)  # the encoder's leak (backends/xylo/deploy.drive_lam)
         if q.dash_mem != leak_dash:  # the mapping derives the dash from the chip net's λ' = 2^-dash/dt
             raise RuntimeError(f"mapping chose membrane dash {q.dash_mem}, expected {leak_dash}")
         if fe is not None:
@@ -282,6 +298,15 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                                              "calibration": None if calibration is None else str(calibration)})
         _write_qdir(out, net, deployed, q, report, exported, Path(tmp), run_dir if rd is not None else None)
     return report
+
+
+def _with_lam(net: SCN, lam: float) -> SCN:
+    """``net`` with leak ``lam`` (s⁻¹): the mapping takes the chip's membrane dash from it."""
+    if net.lam == lam:
+        return net
+    out = net.copy()
+    out.lam = float(lam)
+    return out
 
 
 def _same_step(value, dt: float) -> bool:
@@ -433,7 +458,9 @@ def quantization_markdown(rep: dict) -> str:
             lines.append(f"| {k} | {v['relative_rms_error']:.3g} | {v['rounded_to_zero']} |")
     lam = rep["parameters"]["lam"]
     lines += ["", f"Membrane time constant: float {lam['tau_float_ms']:.3g} ms, chip {lam['tau_chip_ms']:.3g} ms "
-                  f"(bit-shift decay; the input encoder compensates by driving the chip's own leak).", ""]
+                  f"(bit-shift decay); input drive computed for the "
+                  f"{rep.get('chip_leak', {}).get('drive_leak', 'chip')} leak "
+                  f"({rep.get('chip_leak', {}).get('lam_drive', lam['chip']):.4g} /s).", ""]
     if not rep["fit_check"]["ok"]:
         lines += ["## Fit violations", ""] + [f"- {v['message']}" for v in rep["fit_check"]["violations"]]
     if "mismatch" in rep:
