@@ -25,7 +25,8 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def run_config(run: Path, target: str, k: int, dash, seed: int, work: Path, drive: str, xylosim: bool) -> dict:
+def run_config(run: Path, target: str, k: int, dash, seed: int, work: Path, drive: str, xylosim: bool,
+               adapt_steps=None) -> dict:
     from neuromorph.network import load_network
     from neuromorph.stages.quantize import quantize_run
     from neuromorph.stages.verify import verify
@@ -34,7 +35,7 @@ def run_config(run: Path, target: str, k: int, dash, seed: int, work: Path, driv
     overrides = {} if k == 1 else {"dt": net.dt / k}
     tag = f"s{seed}k{k}d{dash}{drive}"
     rep = quantize_run(run, target, work / f"q{tag}", seed=seed, target_overrides=overrides, leak_dash=dash,
-                       drive_leak=drive, warn=lambda line: None)
+                       drive_leak=drive, adapt_steps=adapt_steps, warn=lambda line: None)
     ver = verify(work / f"q{tag}", work / f"v{tag}", seed=seed, with_xylosim=xylosim, warn=None)
     return {"seed": seed, "k": k, "dash": rep["chip_leak"]["dash"], "tau_chip_ms": rep["chip_leak"]["tau_chip_ms"],
             "drive": drive, "retrained": rep.get("adapt_policy", {}).get("retrained"),
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     p.add_argument("--target", default="xylo-audio-v2")
     p.add_argument("--drives", nargs="+", default=["learnt"], choices=["learnt", "chip"])
     p.add_argument("--xylosim", action="store_true")
+    p.add_argument("--adapt-steps", type=int, default=None, help="quantize --adapt-steps (default: auto)")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
 
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
                 k, d = cfg.split(":")
                 dash = None if d == "auto" else int(d)
                 for drive in a.drives:
-                    r = run_config(run, a.target, int(k), dash, seed, work, drive, a.xylosim)
+                    r = run_config(run, a.target, int(k), dash, seed, work, drive, a.xylosim, a.adapt_steps)
                     rows.append(r)
                     print(f"seed {seed} k {r['k']:>2} dash {r['dash']:>2} (tau {r['tau_chip_ms']:5.1f} ms) "
                           f"drive {r['drive']:<6} out {r['output_filter']['dash_mem_out']}/"

@@ -123,8 +123,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
                                                 ("--set leak_dash", leak_dash is not None
                                                  or "leak_dash" in (target_overrides or {})),
-                                                ("--set drive_leak", drive_leak is not None
-                                                 or "drive_leak" in (target_overrides or {})),
+                                                ("--set drive_leak=chip", drive_leak == "chip"
+                                                 or (target_overrides or {}).get("drive_leak") == "chip"),
                                                 (f"--set dt (a chip step other than the network's {net.dt:g} s)",
                                                  own_dt))
                        if given]
@@ -151,7 +151,8 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         drive_leak = target_overrides.pop(DRIVE_LEAK_KEY)
     drive_leak = resolve_drive_leak(drive_leak)
     max_dash = network_target(target_name, target_overrides, net.dt).max_dash_mem
-    if leak_dash is not None:
+    leak_given = leak_dash is not None
+    if leak_given:
         leak_dash = resolve_leak_dash(leak_dash, max_dash)
     # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step);
     # with an explicit leak_dash the learnt leak need not fit the chip's dash range
@@ -176,6 +177,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                   input_lines=None if fe is None else net.n_inputs * int(fe["pool"]))  # the AFE's channels
     backend = backend_for(target)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
+    if fe is not None and (leak_given or drive_leak == "chip"):  # the AFE's events are fixed: never re-derived silently
+        raise ValueError(f"--set {LEAK_DASH_KEY} / {DRIVE_LEAK_KEY}=chip: a run on an audio front-end's events is "
+                         f"driven by the front-end's own events at the learnt leak; drop them")
     if fe is not None and k != 1:  # the front-end's events come at the network's step; never re-timed silently
         raise ValueError(f"--set dt={chip_dt:g}: a run on an audio front-end's events runs the chip at the "
                          f"network's step ({net.dt:g} s); drop --set dt")
