@@ -66,6 +66,30 @@ READOUT_FIT_STEPS = 50_000
 AUTO_ADAPT_STEPS = 200_000
 
 
+#: Fewest steps of the calibration signal beyond the evaluated part that the read-out is fitted
+#: on alone; a shorter signal fits on all of it (then overlapping what quantize reports on).
+MIN_DISJOINT_FIT_STEPS = 10_000
+
+
+def readout_fit_signal(x: np.ndarray, test_steps: int) -> tuple:
+    """The part of the calibration signal ``x`` (trials, T, M) the chip's read-out is fitted on:
+    what follows the first ``test_steps`` (the part quantize evaluates and decides ``adapt_steps``
+    on), so that decision is made on spikes the decoder was not fitted to; the whole signal (up
+    to :data:`READOUT_FIT_STEPS`) when less than :data:`MIN_DISJOINT_FIT_STEPS` would be left.
+    Returns ``(signal (trials, T, M), disjoint)``."""
+    from neuromorph.quant.calibration import as_trials
+
+    x = as_trials(x)
+    used = truncate_steps(x, test_steps)
+    if used.shape[0] < x.shape[0]:  # whole trials follow the evaluated ones
+        rest = x[used.shape[0]:]
+    else:  # one trial longer than test_steps: its remainder (the chip starts from reset there)
+        rest = x[:1, used.shape[1]:]
+    if rest.shape[0] * rest.shape[1] < MIN_DISJOINT_FIT_STEPS:
+        return truncate_steps(x, READOUT_FIT_STEPS), False
+    return truncate_steps(rest, READOUT_FIT_STEPS), True
+
+
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
     """The run's ``data.npz`` (None when it was trained on a built-in source), checked against
     the network (channels, time step)."""
@@ -251,10 +275,15 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
             # signal other than the one reported (white noise: another seed; data: the training split)
             from neuromorph.quant.chip_readout import fit_chip_readout
 
-            fit_x = (evaluation_signal(net.n_inputs, READOUT_FIT_STEPS, derive_seed(seed, 41), net.lam, net.dt)[1]
-                     if cal is None else truncate_steps(cal.x, READOUT_FIT_STEPS))
+            if cal is None:
+                fit_x = evaluation_signal(net.n_inputs, READOUT_FIT_STEPS, derive_seed(seed, 41), net.lam, net.dt)[1]
+                fit_on = "built-in white noise, another seed"
+            else:
+                fit_x, disjoint = readout_fit_signal(cal.x, test_steps)
+                fit_on = ("calibration signal after the evaluated steps" if disjoint else
+                          "calibration signal, all of it (too short to leave out the evaluated steps)")
             q, info = fit_chip_readout(backend, q, deployable, fit_x)
-            report["chip_readout"] = info
+            report["chip_readout"] = dict(info, fit_steps=int(fit_x.shape[0] * fit_x.shape[1]), fit_on=fit_on)
             if info.get("fitted"):
                 exported = backend.export(q, target, Path(tmp))
                 deployable = backend.load_deployable(Path(tmp))
