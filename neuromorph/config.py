@@ -26,7 +26,8 @@ LEARNABLE = ("recurrent", "feedforward")
 _CHOICES = {("train", "experiment"): ("fig2",), ("train", "init"): ("auto", "paper", "code"),
             ("train", "network"): ("scn", "ei"), ("data", "source"): DATA_SOURCES,
             ("quantize", "method"): ("scn", "global", "channel"), ("quantize", "rounding"): ("nearest", "stochastic"),
-            ("quantize", "adapt"): TRI_STATE_CHOICES}
+            ("quantize", "adapt"): TRI_STATE_CHOICES,
+            ("quantize", "drive_leak"): ("learnt", "chip")}  # quant.chip_step.DRIVE_LEAKS
 _POSITIVE = {("train", "iterations"), ("verify", "test_steps"),
              ("data", "dt"), ("data", "channels"), ("data", "source_seconds"),
              ("train", "neurons"), ("train", "neurons_e"), ("train", "neurons_i"), ("train", "leak"), ("train", "dt"),
@@ -40,7 +41,7 @@ _NULLABLE = {("data", "file"): "text", ("data", "dt"): float,
              ("train", "alpha"): float, ("train", "lr_rec"): float, ("train", "lr_ff"): float,
              ("train", "steps"): int, ("train", "seconds"): float, ("train", "fanout"): int,
              ("train", "target"): "text", ("train", "max_channels"): int,
-             ("data", "frontend"): "text", ("quantize", "adapt_steps"): int}
+             ("data", "frontend"): "text", ("quantize", "adapt_steps"): int, ("quantize", "leak_dash"): int}
 
 
 class ConfigError(ValueError):
@@ -110,9 +111,13 @@ def _validate_target(cfg: dict, name: str) -> None:
     if not isinstance(target, str) or not target:
         raise ConfigError(f"{name}: quantize.target must be a target name or YAML path, got {target!r}")
     try:
-        load_target(target)
+        spec = load_target(target)
     except (ValueError, OSError) as exc:
         raise ConfigError(f"{name}: quantize.target: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    dash = cfg["quantize"].get("leak_dash")
+    hi = 15 if spec.max_dash_mem is None else int(spec.max_dash_mem)
+    if dash is not None and not 1 <= int(dash) <= hi:  # before training, not after
+        raise ConfigError(f"{name}: quantize.leak_dash = {dash}: the chip's membrane dash must be 1..{hi}")
 
 
 def _merge(cfg: dict, user: dict, name: str) -> None:

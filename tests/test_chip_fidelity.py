@@ -2,10 +2,11 @@
 the missing spike arbiter, the read-out fitted on the chip's spikes, and the measured gap.
 
 Measured (docs/chip_fidelity.md, emulated Xylo Audio 2, default quantize, verify on the built-in
-white noise): Fig 2 full protocol, seeds 0/1/2: error ratio chip/float 1.23/1.12/1.09, rate ratio
-1.36/1.36/1.36; Fig 2 after 1,000 iterations, seeds 0/1/2: 1.65/1.46/1.45 and 1.38/1.36/1.34.
-Before this work (inhibition-only retraining, float-fitted read-out): 1.7x error at 2.4x rate
-(full protocol) and 2.9x at 2.3x (1,000 iterations) — the bounds below fail on that.
+white noise): Fig 2 full protocol, seeds 0/1/2: error ratio chip/float 0.79/0.75/0.70, rate ratio
+1.12/1.12/1.12; Fig 2 after 1,000 iterations, seeds 0/1/2: 1.18/1.18/1.17 and 1.14/1.13/1.10.
+Before the drive choice (the chip driven at its own leak): 1.23/1.12/1.09 at 1.36x (full) and
+1.65/1.46/1.45 at 1.36x (1,000 iterations); before that (inhibition-only retraining, float-fitted
+read-out) 1.7x at 2.4x and 2.9x at 2.3x — the bounds below fail on both.
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import numpy as np
 import pytest
 
 from neuromorph.cli import main
-from neuromorph.quant.chip_step import at_chip_step, downsample, resolve_chip_step, upsample
+from neuromorph.quant.chip_step import (at_chip_step, downsample, rederived_current, rederived_source,
+                                        resolve_chip_step, resolve_drive_leak, resolve_leak_dash, upsample,
+                                        with_chip_leak)
 from neuromorph.quant.chip_training import neighbour_signs, spread_thresholds
 
 
@@ -69,6 +72,79 @@ def test_network_at_chip_step_keeps_the_noise_per_second():
     assert at_chip_step(net, net.dt) is net
 
 
+# ------------------------------------------------------------------- the chip's leak and drive
+
+def test_rederived_drive_by_hand():
+    # c = (100, 0, 0) /s at dt = 1 ms, learnt λ = 50 /s: x = (0.1, 0.095, 0.09025); the chip's leak
+    # at dash 4 is λ' = 2^-4 / 1 ms = 62.5 /s, a − a' = 0.95 − 0.9375 = 0.0125, so
+    # c'_t = c_t + 0.0125 x_{t−1} / dt = (100, 1.25, 1.1875)
+    c = np.array([[100.0], [0.0], [0.0]])
+    np.testing.assert_allclose(rederived_current(c, 50.0, 62.5, 1e-3)[:, 0], [100.0, 1.25, 1.1875], rtol=1e-12)
+    # and the chip's leaky integral of c' is the learnt network's signal x, sample for sample
+    from neuromorph.sim.signals import leaky_integrate
+
+    rng = np.random.default_rng(3)
+    c = rng.standard_normal((500, 2)) * 300
+    np.testing.assert_allclose(leaky_integrate(rederived_current(c, 50.0, 31.25, 1e-3), 31.25, 1e-3),
+                               leaky_integrate(c, 50.0, 1e-3), atol=1e-12)
+    # the chunked source form (learn reads its input chunk by chunk) gives the same current
+    src = rederived_source(lambda start, n: c[start:start + n], 50.0, 31.25, 1e-3)
+    np.testing.assert_allclose(np.vstack([src(0, 123), src(123, 300), src(423, 77)]),
+                               rederived_current(c, 50.0, 31.25, 1e-3), atol=1e-9)
+    with pytest.raises(RuntimeError, match="in order"):
+        src(0, 10)
+
+
+def test_chip_leak_of_a_dash():
+    from neuromorph.sim.init import initial_scn
+
+    net = initial_scn(0, "paper", n_neurons=6, n_inputs=2)
+    assert with_chip_leak(net, 5).lam == 2.0 ** -5 / net.dt == 31.25  # τ_chip 32 ms at 1 ms
+    np.testing.assert_array_equal(with_chip_leak(net, 5).thresholds, net.thresholds)  # F, Ω, T unchanged
+
+
+@pytest.mark.parametrize("value, needle", [(0, "must be 1..15"), (16, "must be 1..15"), (4.5, "integer 1..15"),
+                                           ("slow", "integer 1..15"), (True, "integer 1..15")])
+def test_leak_dash_refused_with_the_range(value, needle):
+    with pytest.raises(ValueError, match="leak_dash") as exc:
+        resolve_leak_dash(value, 15)
+    assert needle in str(exc.value)
+    assert resolve_leak_dash(5, 15) == 5 and resolve_leak_dash(5.0, 15) == 5
+    assert resolve_drive_leak(None) == "learnt" and resolve_drive_leak("chip") == "chip"
+    with pytest.raises(ValueError, match="drive_leak='fast': must be one of learnt, chip"):
+        resolve_drive_leak("fast")
+
+
+def test_old_artifacts_drive_the_chip_at_its_own_leak():
+    """A quantized network without ``stats["drive_lam"]`` (before the choice) keeps the drive it
+    was built with: the chip's own leak."""
+    from dataclasses import replace
+
+    from neuromorph.backends.xylo.deploy import drive_lam, input_drive
+    from quantization.mapping import QuantizedSCN  # noqa: F401  (the type the helper reads)
+
+    q = _tiny_quantized()
+    old = replace(q, stats={k: v for k, v in q.stats.items() if k != "drive_lam"})
+    assert drive_lam(old) == old.lam_chip == 62.5
+    new = replace(q, stats=dict(q.stats, drive_lam=50.0))
+    x = np.array([[1.0], [1.0], [1.0]])
+    # u_t = x_t − (1 − λ_d dt) x_{t−1}: (1, 0.0625, 0.0625) at the chip's leak, (1, 0.05, 0.05) at the learnt
+    from neuromorph.backends.xylo.deploy import signal_increments
+
+    np.testing.assert_allclose(signal_increments(x, drive_lam(old), old.dt)[:, 0], [1, 0.0625, 0.0625])
+    assert not np.allclose(input_drive(old, x), input_drive(new, x))
+
+
+def _tiny_quantized():
+    from neuromorph.sim.init import initial_scn
+    from quantization.hardware import load_target
+    from quantization.mapping import map_scn
+
+    net = initial_scn(0, "paper", n_neurons=6, n_inputs=1)
+    return map_scn(net.F, net.Omega, net.D, net.thresholds, net.lam, net.dt, load_target("xylo-audio-v2"),
+                   input_peak=0.1, v_peak=1.0, x_peak=1.0)
+
+
 # ------------------------------------------------------------------------- threshold spread
 
 def test_neighbour_signs_alternate_around_a_ring():
@@ -110,14 +186,16 @@ def fig2_1k(tmp_path_factory):
 
 
 def test_fig2_small_gap_stays_closed(fig2_1k, tmp_path):
-    """Fig 2 after 1,000 iterations on Xylo Audio 2, unretrained (``--adapt-steps 0``: the
-    threshold spread and the chip-fitted read-out alone): seeds 0–2 measured error ratio
-    1.65/1.46/1.45 (mean 1.52, sd 0.11), rate ratio 1.38/1.36/1.34 (sd 0.02); bounds at mean +
-    ~3.5 sd (error) and + ~7 sd (rate): 1.9 and 1.5.  Before: 2.9x and 2.3x."""
+    """Fig 2 after 1,000 iterations on Xylo Audio 2, unretrained (``--adapt-steps 0``; auto does
+    not retrain it either): the default drive (the learnt leak's), the threshold spread and the
+    chip-fitted read-out.  Seeds 0–2 measured error ratio 1.175/1.184/1.171 (mean 1.177, sd
+    0.007), rate ratio 1.135/1.128/1.102 (mean 1.12, sd 0.017); bound 1.3 on both (the issue's
+    acceptance; ≥ mean + 10 sd).  Fails on what came before: drive at the chip's leak
+    1.65x / 1.38x, before that 2.9x / 2.3x."""
     _, v = _quantize_verify(fig2_1k, tmp_path, "--adapt-steps", "0", xylosim=False)  # XyloSim: the k = 2 test
     fid = v["chip_vs_float"]
-    assert fid["error_ratio"] <= 1.9, fid
-    assert fid["rate_ratio"] <= 1.5, fid
+    assert fid["error_ratio"] <= 1.3, fid
+    assert fid["rate_ratio"] <= 1.3, fid
     assert fid["error_ratio"] == pytest.approx(v["error_emulated"] / v["error_float"])
     assert fid["rate_ratio"] == pytest.approx(v["rate_emulated_hz"] / v["rate_float_hz"])
     # the 1.5x flag: this error ratio is above it, and the report says so
@@ -127,11 +205,13 @@ def test_fig2_small_gap_stays_closed(fig2_1k, tmp_path):
 
 
 def test_auto_retrains_only_where_the_unretrained_chip_codes_worse(fig2_1k, tmp_path):
-    """The default (``adapt_steps`` auto): this network's unretrained chip codes at 1.65x float on
-    the calibration signal (above the 1.5x flag), so quantize retrains 200,000 steps under the
-    chip's dynamics and keeps it because the error falls (measured 0.91x at 2.33x the rate, seed
-    0).  Bound: the kept error ratio below the flag and below the unretrained one."""
-    q, v = _quantize_verify(fig2_1k, tmp_path, xylosim=False)
+    """The default (``adapt_steps`` auto), on a chip this network codes badly unretrained: driven
+    at the chip's own leak (``drive_leak=chip``) it codes at 1.6-1.7x float on the calibration
+    signal (above the 1.5x flag), so quantize retrains 200,000 steps under the chip's dynamics
+    and keeps it because the error falls (before the drive choice, the same run: 0.91x at 2.33x
+    the rate, seed 0).  Bound: the kept error ratio below the flag and below the unretrained one.
+    (With the default drive this network is not retrained: test_fig2_small_gap_stays_closed.)"""
+    q, v = _quantize_verify(fig2_1k, tmp_path, "--set", "drive_leak=chip", xylosim=False)
     pol = q["adapt_policy"]
     assert pol["mode"] == "auto" and pol["limit"] == 1.5
     assert pol["retrained"] == (pol["without_retraining"]["error_ratio"] > 1.5) is True
@@ -157,14 +237,47 @@ def test_chip_step_runs_the_chip_k_times_per_sample(fig2_1k, tmp_path):
     assert v["chip_vs_float"]["error_ratio"] < 2.5  # measured 1.3-1.4x at k = 2 on Fig 2
 
 
+def test_the_artifacts_leak_and_drive_reach_verify(fig2_1k, tmp_path):
+    """``--set leak_dash=5 --set drive_leak=chip``: the integer network and the spec carry dash 5
+    and the drive's leak, and verify (on the same built-in white noise quantize reports on) drives
+    the chip with them: the same emulated error to rounding, not the default's."""
+    from neuromorph.backends.xylo.spec import load_spec
+    from neuromorph.quant.fakequant import load_quantized
+
+    q, v = _quantize_verify(fig2_1k, tmp_path, "--adapt-steps", "0", "--set", "leak_dash=5",
+                            "--set", "drive_leak=chip", xylosim=False)
+    qn = load_quantized(tmp_path / "q")
+    assert qn.dash_mem == 5 and int(np.unique(load_spec(tmp_path / "q" / "spec.npz").dash_mem)[0]) == 5
+    assert qn.stats["drive_lam"] == qn.lam_chip == 31.25 and qn.lam == 50.0
+    assert q["chip_leak"] == {"dash": 5, "natural_dash": 4, "lam_chip": 31.25, "tau_chip_ms": 32.0,
+                              "lam_learnt": 50.0, "drive_leak": "chip", "lam_drive": 31.25}
+    assert v["error_emulated"] == pytest.approx(q["error_emulated"], rel=1e-9)
+    assert v["rate_emulated_hz"] == pytest.approx(q["rate_emulated_hz"], rel=1e-9)
+    # the output filter was chosen among the candidates on the fit signal: the best one was kept
+    of = q["chip_readout"]["output_filter"]
+    best = min(of["candidates"], key=lambda r: r["selection_error"])
+    assert (of["dash_mem_out"], of["dash_syn_out"]) == (best["dash_mem_out"], best["dash_syn_out"])
+    assert qn.dash_mem_out == of["dash_mem_out"] and qn.dash_syn_out == of["dash_syn_out"]
+
+
+def test_leak_dash_beyond_the_chip_is_refused_before_any_work(fig2_1k, tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["quantize", str(fig2_1k), "--target", "xylo-audio-v2", "--out", str(out),
+                 "--set", "leak_dash=16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("--set leak_dash=16: the chip's membrane dash must be 1..15 (τ_chip = chip step · 2^dash roughly)")
+    assert not out.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fig2_full_protocol_on_xylo_audio_2(tmp_path, seed):
-    """Full protocol: measured error ratio 1.23/1.12/1.09 (mean 1.15, sd 0.074), rate ratio
-    1.36/1.36/1.36; bounds ≈ mean + 4 sd = 1.45 for the error, 1.45 for the rate (rate sd < 0.01,
-    the bound leaves room for the leak's dash rounding, which sets the rate: docs/chip_fidelity.md)."""
+    """Full protocol, the default quantize: measured error ratio 0.79/0.75/0.70 (mean 0.75, sd
+    0.045), rate ratio 1.12/1.12/1.12 (sd < 0.005; docs/chip_fidelity.md); bounds 1.0 on the
+    error (mean + 5.5 sd) and 1.25 on the rate (the issue's acceptance is 1.3 on both).  Fails on
+    the drive at the chip's own leak (1.26/1.19/1.06 at 1.36x, the earlier default)."""
     run = tmp_path / "run"
     assert main(["reproduce", "fig2", "--seed", str(seed), "--out", str(run), "--no-progress"]) == 0
     _, v = _quantize_verify(run, tmp_path, xylosim=False)
-    assert v["chip_vs_float"]["error_ratio"] <= 1.45, v["chip_vs_float"]
-    assert v["chip_vs_float"]["rate_ratio"] <= 1.45, v["chip_vs_float"]
+    assert v["chip_vs_float"]["error_ratio"] <= 1.0, v["chip_vs_float"]
+    assert v["chip_vs_float"]["rate_ratio"] <= 1.25, v["chip_vs_float"]

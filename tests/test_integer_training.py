@@ -118,8 +118,10 @@ def test_learning_is_seeded_and_deterministic(setup):
 
 def test_a_short_integer_learning_run_lowers_the_emulated_error(setup):
     """30,000 chip steps from the paper's initial network (Xylo Audio 2, read-out fitted on the
-    chip's spikes before and after).  Measured error after / before, seeds 0/1/2:
-    0.18/0.59 = 0.31, 0.13/0.48 = 0.27, 0.12/0.31 = 0.40; the bound 0.6 leaves 1.5x the worst."""
+    chip's spikes before and after, its output filter chosen among the candidates).  Measured
+    error after / before, seeds 0/1/2: 0.126/0.167 = 0.75, 0.054/0.110 = 0.49, 0.104/0.135 = 0.77
+    (with the fixed output filter of before the filter choice: 0.31 / 0.27 / 0.40); the bound 0.9
+    asks for at least a 10 % gain, 0.13 above the worst seed."""
     from neuromorph.metrics import normalized_error
     from neuromorph.quant.chip_readout import fit_chip_readout
 
@@ -134,7 +136,7 @@ def test_a_short_integer_learning_run_lowers_the_emulated_error(setup):
 
     q2, _ = integer_adapt(q, tgt, be, steps=30_000, seed=0, lam=net.lam)
     before, after = emulated_error(q), emulated_error(q2)
-    assert after < 0.6 * before, (before, after)
+    assert after < 0.9 * before, (before, after)
 
 
 def test_integer_mode_is_refused_where_it_has_no_layout():

@@ -22,10 +22,13 @@ from neuromorph.metrics import normalized_error
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("xylo-audio-v2", "xylo-audio-v3", "xylo-imu")
 # the chip/float bounds of issue 13 (>= 100 neurons, >= 4 channels, every Xylo target): measured
-# with the defaults (inhibition-only adaptation, threshold spread 0.3, read-out fitted on the
-# chip's spikes; docs/chip_fidelity.md) error ratio 0.56/0.56/0.57 and rate ratio 1.34/1.34/1.34
-# on XA2/XA3/IMU; before (400k-step retraining) the rate ratio was 4.6
+# with the defaults (inhibition-only adaptation, threshold spread 0.3, the learnt leak's drive,
+# read-out and output filter fitted on the chip's spikes; docs/chip_fidelity.md) error ratio
+# 0.60/0.60/0.59 and rate ratio 1.10/1.10/1.10 on XA2/XA3/IMU (seed 0); driven at the chip's own
+# leak the rate ratio was 1.34, before that (400k-step retraining) 4.6.  The issue's bound is 1.5
+# on both; the rate's is held at 1.3 here so the drive's saving cannot silently go (1.34 fails it).
 MAX_RATIO = 1.5
+MAX_RATE_RATIO = 1.3
 
 
 def cli(*args) -> subprocess.CompletedProcess:
@@ -83,7 +86,7 @@ def test_scn_on_own_data_all_xylo_targets(files, tmp_path, suffix):
         rep = check_verify(v, held)
         errors[t] = rep["error_emulated"]
         assert rep["chip_vs_float"]["error_ratio"] <= MAX_RATIO, (t, rep["chip_vs_float"])
-        assert rep["chip_vs_float"]["rate_ratio"] <= MAX_RATIO, (t, rep["chip_vs_float"])
+        assert rep["chip_vs_float"]["rate_ratio"] <= MAX_RATE_RATIO, (t, rep["chip_vs_float"])
     # the chip codes the signal: an estimate with no information would have normalised error >= 1
     assert max(errors.values()) < 0.2, errors
 

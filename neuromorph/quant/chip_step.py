@@ -88,6 +88,75 @@ def resolve_chip_step(net_dt: float, lam: float, overrides: Optional[dict], max_
     return chip_dt, k
 
 
+#: Config key (``--set leak_dash=N``) choosing the hidden neurons' membrane dash on the chip.
+LEAK_DASH_KEY = "leak_dash"
+
+
+#: Config key (``--set drive_leak=learnt|chip``): the leak the chip's input drive is computed for.
+DRIVE_LEAK_KEY = "drive_leak"
+#: ``learnt``: c = ẋ + λ x with the learnt λ (the chip's membrane leaks at λ' regardless; the
+#: read-out fitted on the chip's spikes maps what it holds back to x); ``chip``: c' = ẋ + λ' x,
+#: re-derived for the chip's leak (its membrane integrates F x exactly).  Measured in
+#: docs/chip_fidelity.md: ``learnt`` is the better code on Xylo (default).
+DRIVE_LEAKS = ("learnt", "chip")
+DEFAULT_DRIVE_LEAK = "learnt"
+
+
+def resolve_drive_leak(raw) -> str:
+    """``raw`` (None: the default) checked against :data:`DRIVE_LEAKS`; one line naming the key."""
+    if raw is None:
+        return DEFAULT_DRIVE_LEAK
+    if raw not in DRIVE_LEAKS:
+        raise ValueError(f"--set {DRIVE_LEAK_KEY}={raw!r}: must be one of {', '.join(DRIVE_LEAKS)}")
+    return str(raw)
+
+
+def natural_dash(lam: float, chip_dt: float) -> int:
+    """The dash nearest the network's own leak ``lam`` (s⁻¹) at ``chip_dt`` (s): today's mapping."""
+    return int(dash_from_tau(1.0 / lam, chip_dt))
+
+
+def resolve_leak_dash(raw, max_dash_mem: Optional[int]) -> int:
+    """The user's ``leak_dash`` as an int in ``1..max_dash_mem``.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``leak_dash`` and the allowed range: not an integer, < 1 (dash 0 wipes
+        the membrane every step: no integration), or above the chip's largest membrane dash.
+    """
+    hi = 15 if max_dash_mem is None else int(max_dash_mem)
+    if isinstance(raw, bool) or not isinstance(raw, (int, np.integer, float)) or float(raw) != int(raw):
+        raise ValueError(f"--set {LEAK_DASH_KEY}={raw!r}: the membrane dash must be an integer 1..{hi}")
+    d = int(raw)
+    if not 1 <= d <= hi:
+        raise ValueError(f"--set {LEAK_DASH_KEY}={d}: the chip's membrane dash must be 1..{hi} "
+                         f"(τ_chip = chip step · 2^dash roughly)")
+    return d
+
+
+def with_chip_leak(net: SCN, dash: int) -> SCN:
+    """``net`` with the leak the chip's membrane dash ``dash`` implements at ``net.dt``.
+
+    SCN theory: the network tracks x with any leak λ' when it is driven by ``c' = ẋ + λ' x``;
+    F, Ω and the thresholds do not depend on λ.  In the authors' discrete semantics
+    ``x_t = a x_{t−1} + dt c_t`` with ``a = 1 − λ dt``, so for the chip's decay
+    ``a' = 1 − 2^−dash`` the drive ``c'_t = c_t + (a − a') x_{t−1} / dt`` makes the chip's membrane
+    integrate F x exactly.  Every stage computes the drive from the signal with the network's
+    own ``lam`` (``current_for_signal``, the encoder's ``q.lam_chip``), so setting ``lam`` to the
+    chip's rate ``2^−dash / dt`` re-derives the drive everywhere at once.  Fewer spikes at a
+    slower leak: the read-out decays by λ', so holding x takes ∝ λ' spikes."""
+    from quantization.fixed_point import euler_rate_from_dash
+
+    lam = float(euler_rate_from_dash(int(dash), net.dt))
+    if abs(lam - net.lam) <= 1e-12 * net.lam:
+        return net
+    out = net.copy()
+    out.lam = lam
+    out.meta = dict(out.meta, chip_leak={"dash": int(dash), "lam_chip": lam, "lam_learnt": float(net.lam)})
+    return out
+
+
 def at_chip_step(net: SCN, chip_dt: float) -> SCN:
     """``net`` stepped at ``chip_dt`` (same continuous-time network).
 
@@ -135,3 +204,38 @@ def upsampled_source(source, k: int):
         return c[off:off + length]
 
     return fine
+
+
+def rederived_current(c: np.ndarray, lam_signal: float, lam_chip: float, dt: float) -> np.ndarray:
+    """Current (T, M), 1/s, that makes a leak-``lam_chip`` integrator hold the signal a
+    leak-``lam_signal`` integrator makes of ``c`` (T, M), both from rest at step ``dt`` (s):
+    ``c'_t = c_t + (a − a') x_{t−1} / dt`` with ``x_t = a x_{t−1} + dt c_t``, ``a = 1 − lam_signal·dt``,
+    ``a' = 1 − lam_chip·dt``."""
+    from neuromorph.sim.signals import current_for_signal, leaky_integrate
+
+    if lam_signal == lam_chip:
+        return np.asarray(c, dtype=np.float64)
+    return current_for_signal(leaky_integrate(c, lam_signal, dt), lam_chip, dt)
+
+
+def rederived_source(source, lam_signal: float, lam_chip: float, dt: float):
+    """An input source (``source(start, length)``, current 1/s) re-derived for the leak
+    ``lam_chip`` (:func:`rederived_current`), for sources read in order (``learn`` reads its
+    source chunk after chunk); the signal's last sample is carried between chunks."""
+    if lam_signal == lam_chip:
+        return source
+    from neuromorph.sim.signals import leaky_integrate
+
+    state = {"next": 0, "x": None}
+    a, a2 = 1.0 - lam_signal * dt, 1.0 - lam_chip * dt
+
+    def chip(start: int, length: int) -> np.ndarray:
+        if start != state["next"]:
+            raise RuntimeError(f"re-derived source read at {start}, expected {state['next']} (in order only)")
+        c = np.asarray(source(start, length), dtype=np.float64)
+        x = leaky_integrate(c, lam_signal, dt, x0=state["x"])
+        prev = np.vstack([np.zeros((1, c.shape[1])) if state["x"] is None else state["x"][None], x[:-1]])
+        state["next"], state["x"] = start + length, x[-1].copy()
+        return c + (a - a2) * prev / dt
+
+    return chip

@@ -38,19 +38,25 @@ from neuromorph.sim.simulator import SimOptions, WeightGrid, block_noise_source,
 
 
 def refit_decoder(net: SCN, seed: int, options: Optional[SimOptions] = None, steps: int = 50_000,
-                  amplitude: float = 600.0, signal: Optional[np.ndarray] = None, steps_per_sample: int = 1) -> SCN:
+                  amplitude: float = 600.0, signal: Optional[np.ndarray] = None, steps_per_sample: int = 1,
+                  signal_lam: Optional[float] = None) -> SCN:
     """Least-squares decoder under the given dynamics.
 
     Fitted on ``signal`` (trials, T, M) in network units when given — the user's training data,
     each trial from rest, at most ``steps`` steps — else on the reference's protocol
     (smoothed white noise at 0.3·A).  ``steps_per_sample`` k > 1: ``net`` steps at the chip
     step; the white noise is drawn at the learning step and held k chip steps per sample
-    (``signal`` is then already at the chip step)."""
+    (``signal`` is then already at the chip step).  ``signal_lam`` (s⁻¹): the leak the white
+    noise's current defines its signal at (the learnt network's; None: ``net.lam``); a network on
+    the chip's leak gets that signal's current re-derived for its own (``chip_step.rederived_current``)."""
     if signal is None:
+        from neuromorph.quant.chip_step import rederived_current
+
         k = int(steps_per_sample)
         c = smoothed_white_noise(-(-steps // k), net.n_inputs, np.random.default_rng(derive_seed(seed, 31)),
                                  amplitude=amplitude, block=None)
         c = np.repeat(c, k, axis=0) if k > 1 else c
+        c = rederived_current(c, net.lam if signal_lam is None else float(signal_lam), net.lam, net.dt)
         rec = simulate(net, c, seed=derive_seed(seed, 32), record=("r",), options=options)
         r, x = rec.r, rec.x
     else:
@@ -107,7 +113,8 @@ def spread_thresholds(net: SCN, spread: float) -> SCN:
 
 def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: int = 0,
                   inhibition_only: bool = True, progress=None, signal: Optional[np.ndarray] = None,
-                  steps_per_sample: int = 1, mu: Optional[float] = None, threshold_spread: float = 0.0) -> SCN:
+                  steps_per_sample: int = 1, mu: Optional[float] = None, threshold_spread: float = 0.0,
+                  signal_lam: Optional[float] = None) -> SCN:
     """Retrain ``net`` under chip dynamics (see module docstring); returns a new network with a
     decoder refitted under those dynamics.
 
@@ -117,8 +124,10 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     steps at the chip step (:func:`neuromorph.quant.chip_step.at_chip_step`), ``signal`` is at
     that step, the white noise is drawn at the learning step and held k chip steps; ``steps``
     counts chip steps.  ``threshold_spread``: :func:`spread_thresholds` first.  ``mu``: the recurrent rule's spike cost (None: the rule's default, the
-    paper's 0.02/0.9); a larger cost trades coding precision for fewer spikes."""
-    from neuromorph.quant.chip_step import upsampled_source
+    paper's 0.02/0.9); a larger cost trades coding precision for fewer spikes.  ``signal_lam``
+    (s⁻¹): the leak the white noise's current defines its signal at (the learnt network's; None:
+    ``net.lam``); ``net`` on the chip's leak learns on that signal's re-derived current."""
+    from neuromorph.quant.chip_step import rederived_source, upsampled_source
 
     opts = chip_options(dash_syn, net.dt)
     work = spread_thresholds(net, threshold_spread)
@@ -130,6 +139,7 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     rules = (rec, FeedforwardRule())
     if signal is None:
         source = upsampled_source(block_noise_source(net.n_inputs, derive_seed(seed, 33)), int(steps_per_sample))
+        source = rederived_source(source, net.lam if signal_lam is None else float(signal_lam), net.lam, net.dt)
     else:
         from neuromorph.quant.calibration import data_source
 
@@ -139,7 +149,7 @@ def adapt_to_chip(net: SCN, *, dash_syn: int = 1, steps: int = 400_000, seed: in
     if steps > 0:
         work = learn(work, source, steps, rules=rules, seed=derive_seed(seed, 34), options=opts, progress=progress,
                      rec_mask=mask).network
-    out = refit_decoder(work, seed, opts, signal=signal, steps_per_sample=steps_per_sample)
+    out = refit_decoder(work, seed, opts, signal=signal, steps_per_sample=steps_per_sample, signal_lam=signal_lam)
     out.meta = dict(net.meta, chip_adapted={"dash_syn": dash_syn, "steps": steps, "inhibition_only": inhibition_only,
                                             "steps_per_sample": int(steps_per_sample),
                                             "threshold_spread": float(threshold_spread),

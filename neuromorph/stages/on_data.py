@@ -208,7 +208,9 @@ def input_drives(backend, q, x: np.ndarray) -> list:
     at the learning step; upsampled to the chip step, k = ``q.steps_per_sample``)."""
     from neuromorph.quant.chip_step import upsample
 
-    return [backend.input_drive(chip_increments(tr, q.lam_chip, q.dt), q.dash_syn)
+    from neuromorph.backends.xylo.deploy import drive_lam
+
+    return [backend.input_drive(chip_increments(tr, drive_lam(q), q.dt), q.dash_syn)
             for tr in upsample(as_trials(x), q.steps_per_sample)]
 
 

@@ -67,7 +67,7 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = Fal
             quantize_run(out / "train", q["target"], d, seed=seed, mismatch=float(q["mismatch"]),
                          method=q["method"], rounding=q["rounding"], adapt=tri_state(q["adapt"]),
                          adapt_steps=None if q["adapt_steps"] is None else int(q["adapt_steps"]),
-                         progress=progress)),
+                         leak_dash=q.get("leak_dash"), drive_leak=q.get("drive_leak"), progress=progress)),
             _read_json("quantization.json"), config=deps["quantize"], resume=resume)
         if not resume:
             for stale in ("deploy", "verify"):  # made from an earlier quantize: never mixed in

@@ -70,6 +70,30 @@ AUTO_ADAPT_STEPS = 200_000
 DEFAULT_ADAPT_MODE = "float"
 
 
+#: Fewest steps of the calibration signal beyond the evaluated part that the read-out is fitted
+#: on alone; a shorter signal fits on all of it (then overlapping what quantize reports on).
+MIN_DISJOINT_FIT_STEPS = 10_000
+
+
+def readout_fit_signal(x: np.ndarray, test_steps: int) -> tuple:
+    """The part of the calibration signal ``x`` (trials, T, M) the chip's read-out is fitted on:
+    what follows the first ``test_steps`` (the part quantize evaluates and decides ``adapt_steps``
+    on), so that decision is made on spikes the decoder was not fitted to; the whole signal (up
+    to :data:`READOUT_FIT_STEPS`) when less than :data:`MIN_DISJOINT_FIT_STEPS` would be left.
+    Returns ``(signal (trials, T, M), disjoint)``."""
+    from neuromorph.quant.calibration import as_trials
+
+    x = as_trials(x)
+    used = truncate_steps(x, test_steps)
+    if used.shape[0] < x.shape[0]:  # whole trials follow the evaluated ones
+        rest = x[used.shape[0]:]
+    else:  # one trial longer than test_steps: its remainder (the chip starts from reset there)
+        rest = x[:1, used.shape[1]:]
+    if rest.shape[0] * rest.shape[1] < MIN_DISJOINT_FIT_STEPS:
+        return truncate_steps(x, READOUT_FIT_STEPS), False
+    return truncate_steps(rest, READOUT_FIT_STEPS), True
+
+
 def run_data_of(run_dir: Union[str, Path], net) -> Optional[RunData]:
     """The run's ``data.npz`` (None when it was trained on a built-in source), checked against
     the network (channels, time step)."""
@@ -104,7 +128,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                  calibration: Optional[Union[str, Path]] = None, calibration_dt: Optional[float] = None,
                  max_clipping: float = DEFAULT_MAX_CLIPPING, warn=warn_stderr, allow_unfit: bool = False,
                  chip_readout: bool = True, adapt_mu: Optional[float] = None,
-                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD, adapt_mode: str = DEFAULT_ADAPT_MODE) -> dict:
+                 threshold_spread: float = DEFAULT_THRESHOLD_SPREAD, leak_dash: Optional[int] = None,
+                 drive_leak: Optional[str] = None,
+                 adapt_mode: str = DEFAULT_ADAPT_MODE) -> dict:
     """``neuromorph quantize``: map the run's network, check the fit, measure float, fake-quant
     and emulated error on the calibration signal, write QDIR.  Returns the report dict.
 
@@ -131,6 +157,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
 
         own_dt = "dt" in (target_overrides or {}) and not _same_step((target_overrides or {})["dt"], net.dt)
         unsupported = [flag for flag, given in (("--calibration", calibration is not None), ("--mismatch", mismatch > 0),
+                                                ("--set leak_dash", leak_dash is not None
+                                                 or "leak_dash" in (target_overrides or {})),
+                                                ("--set drive_leak=chip", drive_leak == "chip"
+                                                 or (target_overrides or {}).get("drive_leak") == "chip"),
                                                 (f"--set dt (a chip step other than the network's {net.dt:g} s)",
                                                  own_dt), (f"--adapt-mode {adapt_mode}", adapt_mode != DEFAULT_ADAPT_MODE))
                        if given]
@@ -141,13 +171,40 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                test_steps=test_steps, target_overrides=target_overrides, adapt=adapt)
     if not isinstance(net, SCN):
         raise ValueError(f"quantize supports SCNs and EI networks, got a {type(net).__name__}")
-    from neuromorph.quant.chip_step import at_chip_step, resolve_chip_step, upsample
+    from neuromorph.quant.chip_step import (DRIVE_LEAK_KEY, LEAK_DASH_KEY, at_chip_step, natural_dash,
+                                            resolve_chip_step, resolve_drive_leak, resolve_leak_dash, upsample,
+                                            with_chip_leak)
 
-    # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step)
-    chip_dt, k = resolve_chip_step(net.dt, net.lam, target_overrides,
-                                   network_target(target_name, target_overrides, net.dt).max_dash_mem)
+    # the hidden membrane's dash (--set leak_dash) is a choice of its own, not a target field
+    target_overrides = dict(target_overrides or {})
+    if LEAK_DASH_KEY in target_overrides:
+        if leak_dash is not None:
+            raise ValueError(f"--set {LEAK_DASH_KEY} given twice (as an override and as leak_dash)")
+        leak_dash = target_overrides.pop(LEAK_DASH_KEY)
+    if DRIVE_LEAK_KEY in target_overrides:
+        if drive_leak is not None:
+            raise ValueError(f"--set {DRIVE_LEAK_KEY} given twice (as an override and as drive_leak)")
+        drive_leak = target_overrides.pop(DRIVE_LEAK_KEY)
+    drive_leak = resolve_drive_leak(drive_leak)
+    max_dash = network_target(target_name, target_overrides, net.dt).max_dash_mem
+    leak_given = leak_dash is not None
+    if leak_given:
+        leak_dash = resolve_leak_dash(leak_dash, max_dash)
+    # the chip step (--set dt) is the chip's own: k chip steps per learning step (quant.chip_step);
+    # with an explicit leak_dash the learnt leak need not fit the chip's dash range
+    chip_dt, k = resolve_chip_step(net.dt, net.lam, target_overrides, max_dash if leak_dash is None else None)
+    if "dt" in target_overrides:  # the exact step net.dt / k, not the decimal typed
+        target_overrides["dt"] = chip_dt
     target = network_target(target_name, target_overrides, chip_dt)
-    chip_net = at_chip_step(net, chip_dt)
+    natural = natural_dash(net.lam, chip_dt)
+    if leak_dash is None:
+        leak_dash = min(natural, max_dash) if max_dash is not None else natural
+    # the chip's leak λ' = 2^-dash / chip_dt (mapped_net: what the mapping sees).  The chip is driven
+    # with c = ẋ + λ_d x: λ_d the learnt leak ("learnt", default) or λ' ("chip", re-derived: the
+    # chip's membrane then integrates F x exactly).  The float side (adaptation, operating
+    # statistics, saved network_deployed.npz) steps at λ_d, so its current is the chip's current.
+    mapped_net = with_chip_leak(at_chip_step(net, chip_dt), leak_dash)
+    chip_net = mapped_net if drive_leak == "chip" else at_chip_step(net, chip_dt)
     out = Path(out)
     rd = run_data_of(run_dir, net)
     fe = frontend_of_run(rd, target, calibration)  # a run on an audio front-end's events: checked here
@@ -160,6 +217,9 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
 
         check_integer_request(net.n_neurons, target, fe)
     cal = calibration_signal(net, rd, calibration, calibration_dt)  # file errors before any work
+    if fe is not None and (leak_given or drive_leak == "chip"):  # the AFE's events are fixed: never re-derived silently
+        raise ValueError(f"--set {LEAK_DASH_KEY} / {DRIVE_LEAK_KEY}=chip: a run on an audio front-end's events is "
+                         f"driven by the front-end's own events at the learnt leak; drop them")
     if fe is not None and k != 1:  # the front-end's events come at the network's step; never re-timed silently
         raise ValueError(f"--set dt={chip_dt:g}: a run on an audio front-end's events runs the chip at the "
                          f"network's step ({net.dt:g} s); drop --set dt")
@@ -178,6 +238,10 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         report = {"target": target.name, "device": target.device, "method": method, "rounding": rounding,
                   "adapted_to_chip": adapt,
                   "chip_step": {"dt_s": chip_dt, "network_dt_s": float(net.dt), "steps_per_sample": k},
+                  "chip_leak": {"dash": int(leak_dash), "natural_dash": int(natural),
+                                "lam_chip": float(mapped_net.lam), "tau_chip_ms": 1e3 / float(mapped_net.lam),
+                                "lam_learnt": float(net.lam), DRIVE_LEAK_KEY: drive_leak,
+                                "lam_drive": float(chip_net.lam)},
                   "calibration": {"source": "built-in white noise" if cal is None else cal.source,
                                   **({} if cal is None else {"steps": int(cal.x.shape[1]), "trials": int(cal.x.shape[0])}),
                                   "evaluated_on": ev.source}}
@@ -189,12 +253,15 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
             with progress_bar(steps if adapt_mode == "float" else 0, "adapt to chip dynamics", progress) as upd:
                 deployed = adapt_to_chip(chip_net, steps=steps if adapt_mode == "float" else 0, seed=seed, progress=upd,
                                          signal=None if cal is None else upsample(cal.x, k), steps_per_sample=k,
-                                         mu=adapt_mu, threshold_spread=threshold_spread)
+                                         mu=adapt_mu, threshold_spread=threshold_spread, signal_lam=float(net.lam))
             report["adapt_steps"] = steps
             report["adapt_mode"] = adapt_mode
-        if cal is None:
-            stats = operating_statistics(deployed, np.repeat(c, k, axis=0) if k > 1 else c, seed,
-                                         drive=backend.input_drive)
+        if cal is None:  # the white noise's current, re-derived for the chip's leak (chip_step)
+            from neuromorph.quant.chip_step import rederived_current
+
+            stats = operating_statistics(deployed, rederived_current(np.repeat(c, k, axis=0) if k > 1 else c,
+                                                                     float(net.lam), deployed.lam, deployed.dt),
+                                         seed, drive=backend.input_drive)
         else:
             stats = operating_statistics_on(deployed, upsample(cal.x, k), seed, drive=backend.input_drive,
                                             max_sim_steps=CALIBRATION_SIM_STEPS * k)
@@ -203,8 +270,12 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
         integer_steps = adapt and adapt_mode == "integer" and steps > 0
         if integer_steps:  # its weights keep moving on the grid: the voltage scale the headroom allows
             opts = replace(opts, full_range_rec=False)
-        q = backend.map(deployed, target, stats, opts)
+        q = backend.map(_with_lam(deployed, mapped_net.lam), target, stats, opts)
+        q.lam = float(net.lam)  # the learnt leak (reports); the chip's is q.lam_chip, from q.dash_mem
         q.steps_per_sample = k
+        q.stats["drive_lam"] = float(chip_net.lam)  # the encoder's leak (backends/xylo/deploy.drive_lam)
+        if q.dash_mem != leak_dash:  # the mapping derives the dash from the chip net's λ' = 2^-dash/dt
+            raise RuntimeError(f"mapping chose membrane dash {q.dash_mem}, expected {leak_dash}")
         if integer_steps:  # the rules under the chip's own integer update
             from neuromorph.quant.integer_training import adapt_quantized
 
@@ -230,10 +301,15 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
             # signal other than the one reported (white noise: another seed; data: the training split)
             from neuromorph.quant.chip_readout import fit_chip_readout
 
-            fit_x = (evaluation_signal(net.n_inputs, READOUT_FIT_STEPS, derive_seed(seed, 41), net.lam, net.dt)[1]
-                     if cal is None else truncate_steps(cal.x, READOUT_FIT_STEPS))
+            if cal is None:
+                fit_x = evaluation_signal(net.n_inputs, READOUT_FIT_STEPS, derive_seed(seed, 41), net.lam, net.dt)[1]
+                fit_on = "built-in white noise, another seed"
+            else:
+                fit_x, disjoint = readout_fit_signal(cal.x, test_steps)
+                fit_on = ("calibration signal after the evaluated steps" if disjoint else
+                          "calibration signal, all of it (too short to leave out the evaluated steps)")
             q, info = fit_chip_readout(backend, q, deployable, fit_x)
-            report["chip_readout"] = info
+            report["chip_readout"] = dict(info, fit_steps=int(fit_x.shape[0] * fit_x.shape[1]), fit_on=fit_on)
             if info.get("fitted"):
                 exported = backend.export(q, target, Path(tmp))
                 deployable = backend.load_deployable(Path(tmp))
@@ -281,6 +357,15 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                                              "calibration": None if calibration is None else str(calibration)})
         _write_qdir(out, net, deployed, q, report, exported, Path(tmp), run_dir if rd is not None else None)
     return report
+
+
+def _with_lam(net: SCN, lam: float) -> SCN:
+    """``net`` with leak ``lam`` (s⁻¹): the mapping takes the chip's membrane dash from it."""
+    if net.lam == lam:
+        return net
+    out = net.copy()
+    out.lam = float(lam)
+    return out
 
 
 def _same_step(value, dt: float) -> bool:
@@ -432,7 +517,9 @@ def quantization_markdown(rep: dict) -> str:
             lines.append(f"| {k} | {v['relative_rms_error']:.3g} | {v['rounded_to_zero']} |")
     lam = rep["parameters"]["lam"]
     lines += ["", f"Membrane time constant: float {lam['tau_float_ms']:.3g} ms, chip {lam['tau_chip_ms']:.3g} ms "
-                  f"(bit-shift decay; the input encoder compensates by driving the chip's own leak).", ""]
+                  f"(bit-shift decay); input drive computed for the "
+                  f"{rep.get('chip_leak', {}).get('drive_leak', 'chip')} leak "
+                  f"({rep.get('chip_leak', {}).get('lam_drive', lam['chip']):.4g} /s).", ""]
     if not rep["fit_check"]["ok"]:
         lines += ["## Fit violations", ""] + [f"- {v['message']}" for v in rep["fit_check"]["violations"]]
     if "mismatch" in rep:

@@ -64,9 +64,10 @@ def spec_from_quantized(q: QuantizedSCN, target: HardwareSpec) -> XyloSpec:
 def encode_signal(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     """Input raster (T, 2M) that makes the chip represent signal ``x`` (T, M).
 
-    The chip's leak is ``λ_chip = 2^−dash_mem/dt``; the current that holds x under that leak is
-    ``c = (x_t − (1 − λ_chip dt) x_{t−1}) / dt`` — so the encoder, not a retraining, absorbs the
-    difference between the float and the bit-shift time constant."""
+    The drive is ``c = (x_t − (1 − λ_d dt) x_{t−1}) / dt`` with λ_d = :func:`drive_lam`: the
+    chip's own leak ``λ_chip = 2^−dash_mem/dt`` (its membrane then holds exactly F x) or the
+    learnt one (quantize's default on Xylo: the chip holds a lead-lag filtered x and the read-out
+    fitted on its spikes maps it back, docs/chip_fidelity.md)."""
     x = np.asarray(x, dtype=np.float64)
     fe = frontend_of(q)
     if fe is not None:  # the audio front-end's own events, recovered exactly (backends/xylo/afe.py)
@@ -104,11 +105,20 @@ def input_drive(q: QuantizedSCN, x: np.ndarray) -> np.ndarray:
     """Per-step drive (T, M) to be sigma-delta encoded for signal ``x``.
 
     Two compensations make the chip's V receive exactly the float model's ``dt·F c`` each step:
-    (1) ``u = dt·c`` is computed for the chip's leak; (2) pre-emphasis undoes the input
+    (1) ``u = dt·c`` is computed for the leak :func:`drive_lam` names (the chip's, or the learnt
+    one: ``quantize --set drive_leak``); (2) pre-emphasis undoes the input
     synapse's bit-shift low-pass: with ``a = 1 − 2^−dash_syn`` the synapse maps events e to
     ``Isyn_t = a (Isyn_{t−1} + W e_t)``, so sending ``G (u_t / a − u_{t−1})`` (G = 2^d − 1, the
     synapse's total gain folded into W) gives ``Isyn_t ∝ u_t``: no lag, no smoothing."""
-    return pre_emphasis(signal_increments(x, q.lam_chip, q.dt), q.dash_syn)  # quantization.encoding
+    return pre_emphasis(signal_increments(x, drive_lam(q), q.dt), q.dash_syn)  # quantization.encoding
+
+
+def drive_lam(q: QuantizedSCN) -> float:
+    """The leak (s⁻¹) the input drive is computed for: ``q.stats["drive_lam"]`` as quantize chose
+    it (``drive_leak``: the learnt leak or the chip's), else the chip's own ``q.lam_chip`` (the
+    behaviour of networks quantized before the choice existed)."""
+    v = q.stats.get("drive_lam")
+    return float(q.lam_chip if v is None else v)
 
 
 def signal_increments(x: np.ndarray, lam: float, dt: float) -> np.ndarray:
