@@ -191,6 +191,13 @@ def check_quantize_options(args) -> None:
     steps = getattr(args, "adapt_steps", None)
     if steps is not None and steps < 0:
         raise ValueError(f"--adapt-steps must be >= 0 time steps, got {steps} (0: no retraining)")
+    mu = getattr(args, "adapt_mu", None)
+    if mu is not None:
+        if not mu >= 0:  # also NaN
+            raise ValueError(f"--adapt-mu must be a spike cost >= 0, got {mu:g}")
+        if steps == 0 or getattr(args, "adapt", "auto") == "off":  # never silently ignored
+            raise ValueError("--adapt-mu sets the spike cost of retraining, but "
+                             + ("--adapt-steps 0" if steps == 0 else "--adapt off") + " retrains nothing; drop one")
     mode = getattr(args, "adapt_mode", None)
     if mode is not None:
         from neuromorph.quant.integer_training import ADAPT_MODES

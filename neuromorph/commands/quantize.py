@@ -56,6 +56,10 @@ def add_arguments(p) -> None:
                         "dynamics, then mapped) or integer (the rules on the integer network under the chip's "
                         "exact update, stochastic rounding on the weight grid); default: float "
                         "(docs/chip_fidelity.md)")
+    p.add_argument("--adapt-mu", type=float, default=None, metavar="MU",
+                   help="spike cost mu of the retraining's recurrent rule (default: the rule's own); a larger mu "
+                        "trades error for fewer spikes (e.g. 1.5 on the 100-neuron sensor network, "
+                        "docs/chip_fidelity.md)")
     p.add_argument("--calibration", type=Path, metavar="FILE",
                    help="calibrate on this data file (.npy/.npz/.csv/.wav) instead of the run's training split")
     p.add_argument("--dt", type=float, metavar="SECONDS",
@@ -92,6 +96,8 @@ def main(args) -> int:
     if args.run_dir.suffix == ".nir":  # a network from another tool (neuromorph.backends.nir_import)
         from neuromorph.stages.nir_model import quantize_nir
 
+        if getattr(args, "adapt_mu", None) is not None:
+            raise ValueError("--adapt-mu: not available for a NIR graph (it is mapped as imported, not retrained)")
         if getattr(args, "adapt_mode", None) is not None:
             raise ValueError("--adapt-mode: not available for a NIR graph (it is mapped as imported, not retrained)")
 
@@ -120,6 +126,7 @@ def main(args) -> int:
                        method=args.method, rounding=args.rounding, target_overrides=parse_overrides(args.set),
                        adapt=tri_state(args.adapt), adapt_steps=args.adapt_steps, calibration=args.calibration,
                        calibration_dt=args.dt, max_clipping=args.max_clipping, adapt_mode=mode,
+                       adapt_mu=getattr(args, "adapt_mu", None),
                        allow_unfit=bool(getattr(args, "allow_unfit", False) or getattr(args, "report_only", False)))
     from neuromorph.input_checks import after_quantize
 

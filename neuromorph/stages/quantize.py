@@ -256,6 +256,7 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                                          mu=adapt_mu, threshold_spread=threshold_spread, signal_lam=float(net.lam))
             report["adapt_steps"] = steps
             report["adapt_mode"] = adapt_mode
+            report["adapt_mu"] = adapt_mu  # None: the rule's own spike cost
         if cal is None:  # the white noise's current, re-derived for the chip's leak (chip_step)
             from neuromorph.quant.chip_step import rederived_current
 
