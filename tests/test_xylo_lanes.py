@@ -114,4 +114,12 @@ def test_layout_choice_and_errors() -> None:
     assert not emu._busy(bs, np.zeros((4, 20, bs.n_in), np.uint8), st)
     busy = [XyloSpec(**{**s.to_arrays(), "bias": np.full(40, 2000), "threshold": np.full(40, 100)},
                      device=s.device) for s in specs]  # fmt: skip
+    before = [a.copy() for a in st]
     assert emu._busy(BatchedSpec.from_specs(busy), np.zeros((4, 20, bs.n_in), np.uint8), st)
+    assert all(np.array_equal(a, b) for a, b in zip(st, before)), "the probe advanced the caller's state"
+    # whichever layout the probe picks, the run starts from the caller's state (the probe runs on a copy)
+    for s in (specs, busy):
+        auto = emulate(s, x, record=True)
+        ref = emulate(s, x, record=True, layout="instances")
+        assert np.array_equal(auto.output, ref.output)
+        assert np.array_equal(auto.recording["Vmem"], ref.recording["Vmem"])

@@ -606,7 +606,7 @@ def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
         return False
     a = bspec.arrays
     N, n_out = bspec.n_hidden, bspec.n_out
-    st = [np.ascontiguousarray(s[:1]) for s in state]
+    st = [s[:1].copy() for s in state]  # a copy: the probe must not advance the real state
     hidden = [np.zeros((1, T, N), np.int16) for _ in range(4)]  # the kernel records all four when asked
     one = lambda k: a[k][:1]  # noqa: E731
     _batch_serial(
