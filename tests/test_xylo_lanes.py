@@ -57,6 +57,7 @@ def test_lanes_match_xylosim_and_instances(key: str, B: int) -> None:
         for parallel in (False, True):
             lanes = emulate(bs, x, record=True, layout="lanes", parallel=parallel)
             inst = emulate(bs, x, record=True, layout="instances", parallel=parallel)
+            assert lanes.layout == "lanes" and inst.layout == "instances"
             assert np.array_equal(lanes.output, inst.output)
             for name in lanes.recording:
                 assert np.array_equal(lanes.recording[name], inst.recording[name]), name

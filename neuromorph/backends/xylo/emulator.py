@@ -447,12 +447,14 @@ class EmulatorResult:
             ``Vmem_out``, ``Isyn_out`` (B?, T, Nout); empty dict otherwise.
         final_state: state after the last step; pass as ``initial_state`` to continue the run.
         batched: whether arrays carry the leading batch axis.
+        layout: the kernel layout that ran, ``"lanes"`` or ``"instances"`` (results are identical).
     """
 
     output: np.ndarray
     recording: dict[str, np.ndarray]
     final_state: XyloState
     batched: bool
+    layout: str = "instances"
 
     def as_rockpool(self) -> tuple[np.ndarray, dict, dict[str, np.ndarray]]:
         """``(output, {}, recording)``, the tuple XyloSim's ``evolve`` returns."""
@@ -566,7 +568,7 @@ def emulate(
             out_ev, r, (v, isyn, spk, vo, io) = run_lanes(
                 pack, bspec.arrays, x, [v, isyn, spk, vo, io], B, record, rec_out, record_dtype, parallel
             )
-            return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched)
+            return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched, "lanes")
         if layout == "lanes":
             raise ValueError(f"layout='lanes' does not apply to this batch (B={B}"
                              f"{', ' + pack.why if pack.why else ''})")  # fmt: skip
@@ -584,7 +586,7 @@ def emulate(
         a["thr_o"], a["dmem_o"], a["dsyn_o"], a["bias_o"],
         v, isyn, spk, vo, io, out_ev, bool(record), bool(rec_out), *r,
     )  # fmt: skip
-    return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched)
+    return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched, "instances")
 
 
 #: hidden events per neuron and step from which a batch runs in lanes (see :func:`_busy`)
@@ -620,7 +622,7 @@ def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
     return float(hidden[0].mean()) >= LANES_MIN_ACTIVITY
 
 
-def _result(out_ev, r, state, N, record, output_mode, batched) -> EmulatorResult:
+def _result(out_ev, r, state, N, record, output_mode, batched, layout) -> EmulatorResult:
     """Assemble the :class:`EmulatorResult` from either kernel's arrays (leading B axis)."""
     v, isyn, spk, vo, io = state
     # kernel order of ``r`` is (Spikes, Vmem, Isyn, Isyn2, Vmem_out, Isyn_out); present in XyloSim's order
@@ -634,4 +636,4 @@ def _result(out_ev, r, state, N, record, output_mode, batched) -> EmulatorResult
         output = output[0]
         recording = {k: val[0] for k, val in recording.items()}
         final = final[0]
-    return EmulatorResult(output=output, recording=recording, final_state=final, batched=batched)
+    return EmulatorResult(output=output, recording=recording, final_state=final, batched=batched, layout=layout)
