@@ -43,7 +43,7 @@ class Background:
     def __init__(self, fn: Callable, args: tuple) -> None:
         self._proc = self._conn = None
         self._error: Optional[str] = None
-        if not _second_core():
+        if not second_core():
             fn(*args)  # one core: nothing to overlap with, so no process to start
             return
         import multiprocessing
@@ -89,7 +89,7 @@ def _child(send, fn: Callable, args: tuple) -> None:
         send.close()
 
 
-def _second_core() -> bool:
+def second_core() -> bool:
     """Whether this process may run on more than one CPU and can fork (Linux)."""
     import os
 
