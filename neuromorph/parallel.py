@@ -91,9 +91,12 @@ def _child(send, fn: Callable, args: tuple) -> None:
 
 def second_core() -> bool:
     """Whether this process may run on more than one CPU and can fork (Linux)."""
+    import multiprocessing
     import os
 
     if not hasattr(os, "fork") or os.environ.get("NEUROMORPH_NO_FORK"):
+        return False
+    if multiprocessing.current_process().daemon:  # a pool's worker may not start processes
         return False
     try:
         return len(os.sched_getaffinity(0)) > 1

@@ -53,3 +53,18 @@ def test_in_background_writes_and_reraises(tmp_path, monkeypatch, fork) -> None:
     else:
         with pytest.raises(ValueError, match="figure broke"):
             in_background(_fail)
+
+
+def _background_in_pool(path):
+    from neuromorph.parallel import in_background
+
+    in_background(_write, path, "inline").join()
+    return open(path).read()
+
+
+def test_in_background_inside_a_daemonic_pool_worker(tmp_path) -> None:
+    """A multiprocessing.Pool worker may not start processes: the work then runs inline."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_background_in_pool, (str(tmp_path / "p.txt"),)) == "inline"
