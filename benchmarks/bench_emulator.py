@@ -9,7 +9,9 @@ neurons with recurrent fan-out 64 (32 per synapse), 8 outputs. Two regimes:
 Reports steps/s of one instance (both without recording; XyloSim records internally anyway) and,
 for a batch of 64 device instances (integer weight mismatch +-1 on every non-zero weight, each
 with its own input trial), instance-steps/s of one batched emulator call vs XyloSim run instance
-after instance. Spec packing (BatchedSpec) and XyloSim construction are timed separately, numba
+after instance; the row names the layout the emulator picked (``lanes``: instances side by side in
+SIMD lanes, for busy batches; ``instances``: one after another). The batch's parallel row spreads
+it over all numba threads (both cores here); the serial row is one core. Spec packing (BatchedSpec) and XyloSim construction are timed separately, numba
 compilation is excluded (warm-up call). Every timed comparison also checks bit-exactness.
 
 Usage: python benchmarks/bench_emulator.py [--quick]
@@ -138,6 +140,7 @@ def main() -> None:
 
         # XyloSim, instance after instance (construction timed separately), checked against the batch
         res = emulate(bs, xb[:, : t_ref[regime]], parallel=True)
+        chosen = emulate(bs, xb, parallel=True).layout  # the probe's choice on the timed input
         t_build = t_sim = 0.0
         for b in range(n_ref):
             t0 = time.perf_counter()
@@ -148,8 +151,8 @@ def main() -> None:
             t_build += t1 - t0
             assert np.array_equal(out, res.output[b]), f"instance {b} differs from XyloSim"
         xs = n_ref * t_ref[regime] / t_sim
-        rows.append((f"batch {n_batch}, {regime}: parallel", xs, n_batch * t_batch / t_par, None))
-        rows.append((f"batch {n_batch}, {regime}: serial", xs, n_batch * t_batch / t_ser, None))
+        rows.append((f"batch {n_batch}, {regime}: parallel ({chosen})", xs, n_batch * t_batch / t_par, None))
+        rows.append((f"batch {n_batch}, {regime}: serial ({chosen})", xs, n_batch * t_batch / t_ser, None))
         print(f"[{regime}] pack {n_batch} specs: {t_pack:.2f} s; XyloSim build {t_build / n_ref * 1e3:.0f} ms/instance "
               f"(measured on {n_ref} instances x {t_ref[regime]} steps)")  # fmt: skip
 

@@ -125,7 +125,18 @@ def _add_policy_arguments(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument(flag, action="store_true", help=text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> Optional[str]:
+    """The sub-command named by ``argv`` (its first word not starting with '-'), if it is one."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a if a in COMMANDS or a == "reproduce" else None
+    return None
+
+
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The full parser; ``only``: a command name whose module alone is imported (the others are
+    listed by name only). Importing every command's module costs seconds (torch, scipy, the
+    numba caches of the chip arithmetic), which a run of one command need not pay."""
     parser = argparse.ArgumentParser(
         prog="neuromorph",
         description="Spike coding networks from learning to silicon: train SCNs with local plasticity "
@@ -136,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_reproduce(sub)
     for name, modname in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name)  # placeholder: keeps the name in argparse's choices
+            continue
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
@@ -269,11 +283,14 @@ def _quiet_broken_pipe() -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: the CLI only writes PNG files
-    parser = build_parser()
+    # headless: the CLI only writes PNG files (set before matplotlib is imported, which only the
+    # commands that draw figures do)
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     args._argv = argv
     if args.version:

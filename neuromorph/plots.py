@@ -48,8 +48,11 @@ def raster(ax, spikes: np.ndarray, dt: float, color: str = "k") -> None:
     ax.set_xlim(0, spikes.shape[0] * dt)
 
 
+LEARNING_TITLE = "Fig 2: learning"  #: default title of the learning-curve figure
+
+
 def training_figures(out: Path, *, net0: SCN, net: SCN, curve: dict, seed: int,
-                     tuning: Optional[Callable] = None, title: str = "Fig 2: learning") -> None:
+                     tuning: Optional[Callable] = None, title: str = LEARNING_TITLE) -> None:
     """The train stage's panels (the paper's Fig 2): learning curves, F in the plane, Ω vs
     −FFᵀ, sine/cosine reconstruction and rasters before/after, tuning curves.
 
@@ -66,7 +69,14 @@ def training_figures(out: Path, *, net0: SCN, net: SCN, curve: dict, seed: int,
     """
     out = Path(out)
     save_figure(learning_curves(curve, title), out / "learning_curves.png")
+    network_figures(out, net0=net0, net=net, seed=seed, tuning=tuning)
 
+
+def network_figures(out: Path, *, net0: SCN, net: SCN, seed: int, tuning: Optional[Callable] = None) -> None:
+    """The panels of :func:`training_figures` that need only the two networks (all but the
+    learning curves): feedforward_weights.png, recurrent_vs_optimal.png,
+    reconstruction_and_rasters.png and, with ``tuning``, tuning_curves.png."""
+    out = Path(out)
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
     for ax, n, lab in zip(axes, (net0, net), ("before", "after")):
         for f in n.F:

@@ -10,6 +10,29 @@ divided by the read-out scale.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _sigma_delta(target: np.ndarray, max_events: float, out: np.ndarray) -> None:
+    """The modulator's step loop (compiled: the per-step NumPy loop cost ~40 µs a step in the
+    pipeline). Scalar float64 operations in the same order as the array form, so the counts are
+    identical."""
+    T, M = target.shape
+    err = np.zeros(M)
+    for t in range(T):
+        for j in range(M):
+            want = target[t, j] + err[j]
+            n = np.floor(want + 0.5)
+            if n > max_events:
+                n = max_events
+            elif n < -max_events:
+                n = -max_events
+            err[j] = want - n
+            if n > 0:
+                out[t, 2 * j] = np.int64(n)
+            elif n < 0:
+                out[t, 2 * j + 1] = np.int64(-n)
 
 
 def encode_signed_events(u: np.ndarray, gain: float, max_events: int = 15) -> np.ndarray:
@@ -23,14 +46,7 @@ def encode_signed_events(u: np.ndarray, gain: float, max_events: int = 15) -> np
         raise ValueError(f"gain must be > 0, got {gain}")
     T, M = u.shape
     out = np.zeros((T, 2 * M), dtype=np.int64)
-    err = np.zeros(M)
-    target = gain * u
-    for t in range(T):
-        want = target[t] + err
-        n = np.clip(np.floor(want + 0.5), -max_events, max_events)
-        err = want - n
-        out[t, 0::2] = np.where(n > 0, n, 0)
-        out[t, 1::2] = np.where(n < 0, -n, 0)
+    _sigma_delta(np.ascontiguousarray(gain * u), float(max_events), out)
     return out
 
 

@@ -26,3 +26,45 @@ def test_bad_worker_count_and_errors_surface():
         map_in_processes(_work, [(1, 1)], 0)
     with pytest.raises(TypeError):
         map_in_processes(_work, [(1,), (2,)], 2)  # the worker's exception reaches the caller
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _fail():
+    raise ValueError("figure broke")
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_in_background_writes_and_reraises(tmp_path, monkeypatch, fork) -> None:
+    from neuromorph.parallel import in_background
+
+    if not fork:  # the one-core path: the work runs at once, in this process
+        monkeypatch.setenv("NEUROMORPH_NO_FORK", "1")
+    job = in_background(_write, tmp_path / "a.txt", "done")
+    job.join()
+    assert (tmp_path / "a.txt").read_text() == "done"
+    if fork:
+        job = in_background(_fail)
+        with pytest.raises(RuntimeError, match="figure broke"):
+            job.join()
+    else:
+        with pytest.raises(ValueError, match="figure broke"):
+            in_background(_fail)
+
+
+def _background_in_pool(path):
+    from neuromorph.parallel import in_background
+
+    in_background(_write, path, "inline").join()
+    return open(path).read()
+
+
+def test_in_background_inside_a_daemonic_pool_worker(tmp_path) -> None:
+    """A multiprocessing.Pool worker may not start processes: the work then runs inline."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_background_in_pool, (str(tmp_path / "p.txt"),)) == "inline"

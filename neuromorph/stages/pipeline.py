@@ -16,7 +16,9 @@ from pathlib import Path
 
 from neuromorph.artifacts import atomic_write_text, provenance, write_json
 from neuromorph.config import dump_config, tri_state
+from neuromorph.backends.reference_worker import ReferenceWorker
 from neuromorph.outdir import run_stage
+from neuromorph.parallel import second_core
 from neuromorph.progress import progress_bar
 from neuromorph.stages.deploy import deploy
 from neuromorph.stages.quantize import quantize_run
@@ -55,6 +57,17 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = Fal
     deps = {"train": {k: cfg[k] for k in ("seed", "data", "train")},
             "quantize": {k: cfg[k] for k in ("seed", "data", "train", "quantize")}}
     deps["verify"] = dict(deps["quantize"], verify=cfg["verify"])
+    # Rockpool's XyloSim (verify's reference, ~3.6 CPU s to import) is imported by a second process
+    # on the second core while this one trains; one core: imported in-process when verify needs it
+    reference = ReferenceWorker() if bool(cfg["verify"]["xylosim"]) and second_core() else None
+    try:
+        return _stages(cfg, out, progress, resume, prepared, deps, q, seed, times, reference)
+    finally:
+        if reference is not None:
+            reference.close()
+
+
+def _stages(cfg, out, progress, resume, prepared, deps, q, seed, times, reference) -> dict:
     with progress_bar(4, "pipeline", progress, unit="stage") as step:
         t0 = time.perf_counter()
         # a stage is reused only while everything upstream was reused too
@@ -87,7 +100,9 @@ def run_pipeline(cfg: dict, out: Path, progress: bool = True, resume: bool = Fal
         t0 = time.perf_counter()
         ver, _ = run_stage(out / "verify", "verify", lambda d: verify(
             out / "quantize", d, seed=seed, test_steps=int(cfg["verify"]["test_steps"]),
-            with_xylosim=bool(cfg["verify"]["xylosim"])), _read_json("verify.json"), config=deps["verify"],
+            with_xylosim=bool(cfg["verify"]["xylosim"]),
+            reference_factory=None if reference is None else reference.factory), _read_json("verify.json"),
+            config=deps["verify"],
             resume=resume)
         times["verify"] = time.perf_counter() - t0
         step(1)

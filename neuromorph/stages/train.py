@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -31,7 +32,9 @@ from neuromorph.artifacts import provenance, write_json
 from neuromorph.config import ConfigError
 from neuromorph.metrics import angular_gaps_deg, predicted_recurrent, weight_distance
 from neuromorph.network import SCN, save_network
-from neuromorph.plots import training_figures
+from neuromorph.artifacts import save_figure
+from neuromorph.parallel import in_background
+from neuromorph.plots import LEARNING_TITLE, learning_curves, network_figures
 from neuromorph.progress import progress_bar
 from neuromorph.sim.evaluation import EvalProtocol, evaluate
 from neuromorph.data import RunData, builtin_signal, load_signal
@@ -151,26 +154,45 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     learn_seconds = time.perf_counter() - t0
     proto = protocol or EvalProtocol()
     curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
-    evals = []
     snaps = list(res.snapshots) + [(res.n_steps, res.network.F, res.network.Omega)]
+    eval_seed = derive_seed(seed, 4)
+
+    def evaluated(i: int) -> tuple:
+        step, F, Om = snaps[i]
+        net = SCN(F=F, Omega=Om, D=np.zeros_like(net0.D), thresholds=net0.thresholds, lam=net0.lam, dt=net0.dt,
+                  v_noise=net0.v_noise, t_noise=net0.t_noise)
+        return step, net, evaluate(net, seed=eval_seed, protocol=proto)
+
+    # Every snapshot's evaluation uses the same seed and nothing else, so their order is free: the
+    # first and the last come first, then the network figures (which need only their decoders) are
+    # drawn in a second process while this one evaluates the snapshots in between.
+    done: dict = {}
     with progress_bar(len(snaps), f"{experiment} evaluation", progress, unit="snapshot") as upd:
-        for step, F, Om in snaps:
-            net = SCN(F=F, Omega=Om, D=np.zeros_like(net0.D), thresholds=net0.thresholds, lam=net0.lam, dt=net0.dt,
-                      v_noise=net0.v_noise, t_noise=net0.t_noise)
-            ev = evaluate(net, seed=derive_seed(seed, 4), protocol=proto)
-            evals.append((step, net, ev))
-            curve["time_s"].append(step * net0.dt)
-            curve["step"].append(int(step))
-            curve["error"].append(ev["error"])
-            curve["rate_hz"].append(ev["rate_hz"])
-            curve["v_var"].append(ev["v_var"])
-            curve["weight_distance"].append(weight_distance(Om, predicted_recurrent(F)))
+        for i in sorted({0, len(snaps) - 1}):
+            done[i] = evaluated(i)
             upd(1)
+        final = res.network
+        final.D = done[len(snaps) - 1][2]["D"]
+        initial = done[0][1]
+        initial.D = done[0][2]["D"]
+        figures = in_background(partial(network_figures, out, net0=initial, net=final, seed=seed,
+                                        tuning=tuning_curves))
+        try:
+            for i in range(1, len(snaps) - 1):
+                done[i] = evaluated(i)
+                upd(1)
+        except BaseException:
+            figures.wait()  # no figure is left being written into a directory that is discarded
+            raise
+    evals = [done[i] for i in range(len(snaps))]
+    for (step, F, Om), (_, net, ev) in zip(snaps, evals):
+        curve["time_s"].append(step * net0.dt)
+        curve["step"].append(int(step))
+        curve["error"].append(ev["error"])
+        curve["rate_hz"].append(ev["rate_hz"])
+        curve["v_var"].append(ev["v_var"])
+        curve["weight_distance"].append(weight_distance(Om, predicted_recurrent(F)))
     first, last = evals[0], evals[-1]
-    final = res.network
-    final.D = last[2]["D"]
-    initial = first[1]
-    initial.D = first[2]["D"]
     save_network(final, out / "network.npz")
     save_network(initial, out / "network_initial.npz")
     gaps = angular_gaps_deg(final.F)
@@ -203,7 +225,8 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
         "evaluation": {"decoder_steps": proto.decoder_steps, "decoder_amplitude": proto.decoder_amplitude,
                        "test_steps": proto.test_steps, "n_trials": proto.n_trials},
     }
-    training_figures(out, net0=initial, net=final, curve=curve, seed=seed, tuning=tuning_curves)
+    save_figure(learning_curves(curve, LEARNING_TITLE), out / "learning_curves.png")
+    figures.join()
     metrics["wall_seconds"] = time.perf_counter() - t0
     metrics["figures"] = sorted(p.name for p in out.glob("*.png"))
     return metrics

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -50,14 +50,16 @@ def test_signal(qdir: Path, ref, data: Optional[Union[str, Path]] = None, *, dt:
 
 def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test_steps: int = 10_000,
            with_xylosim: bool = True, data: Optional[Union[str, Path]] = None, data_dt: Optional[float] = None,
-           warn=warn_stderr) -> dict:
+           warn=warn_stderr, reference_factory: Optional[Callable] = None) -> dict:
     """Verify the deployment in ``qdir`` (output of ``quantize``) on the user's signal.
 
     Writes verify.json, report.md, reconstruction.png (and rates.png), ``decoded_float.npy``,
     ``decoded_fake_quant.npy``, ``decoded_emulated.npy`` (chip's estimate) and ``signal.npy``
     (the signal they estimate): data units, the shape and time step of the tested signal — row t
     of a decoded array estimates row t of ``signal.npy`` (= the ``data`` file when given).
-    Headline errors are ``normalized_error(signal, decoded)`` of exactly those arrays."""
+    Headline errors are ``normalized_error(signal, decoded)`` of exactly those arrays.
+    ``reference_factory(backend, deployable)``: builds the reference simulator instead of
+    ``backend.reference_simulator`` (the pipeline's pre-imported worker process)."""
     qdir = Path(qdir)
     if not qdir.is_dir():
         raise FileNotFoundError(f"quantization directory not found: {qdir}")
@@ -103,7 +105,8 @@ def verify(qdir: Union[str, Path], out: Union[str, Path], *, seed: int = 0, test
     estimates = {"float": decoded["float"], "fake_quant": decoded[fq_key]}
     series = {}
     if deployable is not None:
-        reference = backend.reference_simulator(deployable) if with_xylosim else None
+        make_reference = reference_factory or (lambda b, d: b.reference_simulator(d))
+        reference = make_reference(backend, deployable) if with_xylosim else None
         em = run_emulated(backend, q, deployable, sig.x, reference)
         decoded["emulated"] = estimates["emulated"] = sig.shaped(sig.to_user(em["x_hat"]))
         res["emulator_seconds"] = em["emulator_seconds"]

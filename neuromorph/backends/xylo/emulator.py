@@ -51,6 +51,7 @@ from quantization.chip_arith import (
     wrap,
 )
 
+from neuromorph.backends.xylo.emulator_lanes import LanePack, lanes_applicable, run_lanes
 from neuromorph.backends.xylo.spec import XyloSpec
 
 __all__ = [
@@ -128,7 +129,7 @@ def fire_output(v: int, threshold: int) -> tuple[int, int]:
 # =============================================================================================
 # Kernels
 # =============================================================================================
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division check: the quotient is used for thresholds > 0 only
 def _run_instance(
     raster, in_ptr, in_tgt, in_w, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
     thr, dmem, dsyn, bias, alias, thr_o, dmem_o, dsyn_o, bias_o,
@@ -145,6 +146,10 @@ def _run_instance(
     T, n_in = raster.shape
     N = v.shape[0]
     n_out = vo.shape[0]
+    closed_form = True
+    for j in range(N):
+        if alias[j] >= 0 or thr[j] <= 0:
+            closed_form = False
     active = np.empty(N, np.int64)  # hidden neurons with events in the previous step, ascending
     n_active = 0
     for j in range(N):
@@ -174,20 +179,39 @@ def _run_instance(
                 q = out_tgt[k]
                 io[q] = saturate(io[q] + c * out_w[k], STATE_BITS)
         # 3. hidden neurons, ascending; spk becomes this step's alias/event buffer
-        spk[:] = 0
-        for j in range(N):
-            i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
-            i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
-            isyn[j] = i0
-            isyn[N + j] = i1
-            vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
-            n, vj = fire_hidden(vj, np.int64(thr[j]), np.int64(spk[j]))
-            v[j] = vj
-            spk[j] = n
-            tgt = alias[j]
-            if tgt >= 0 and n > 0:
-                m = spk[tgt] + n
-                spk[tgt] = m if m < MAX_HIDDEN_EVENTS else MAX_HIDDEN_EVENTS
+        if closed_form:
+            # no aliases and all thresholds > 0: every neuron is independent and fires
+            # min(V // threshold, 31) events, so the loop is branch-free and vectorizes
+            # (the float64 quotient of two int16-range integers floors exactly)
+            for j in range(N):
+                i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
+                i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
+                isyn[j] = i0
+                isyn[N + j] = i1
+                vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
+                th = np.int64(thr[j])
+                n = np.int64(np.float64(vj) / np.float64(th))  # trunc == floor for vj >= 0
+                if n < 0:
+                    n = 0
+                if n > MAX_HIDDEN_EVENTS:
+                    n = MAX_HIDDEN_EVENTS
+                v[j] = vj - n * th
+                spk[j] = n
+        else:
+            spk[:] = 0
+            for j in range(N):
+                i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
+                i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
+                isyn[j] = i0
+                isyn[N + j] = i1
+                vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
+                n, vj = fire_hidden(vj, np.int64(thr[j]), np.int64(spk[j]))
+                v[j] = vj
+                spk[j] = n
+                tgt = alias[j]
+                if tgt >= 0 and n > 0:
+                    m = spk[tgt] + n
+                    spk[tgt] = m if m < MAX_HIDDEN_EVENTS else MAX_HIDDEN_EVENTS
         n_active = 0
         for j in range(N):
             if spk[j] > 0:
@@ -311,6 +335,14 @@ class BatchedSpec:
     def __len__(self) -> int:
         return len(self.specs)
 
+    def lane_pack(self) -> LanePack:
+        """The batch's union CSR for the lane kernel (:mod:`~neuromorph.backends.xylo.emulator_lanes`),
+        built on first use and kept."""
+        pack = self.__dict__.get("_lane_pack")
+        if pack is None:
+            pack = self.__dict__["_lane_pack"] = LanePack(self.arrays, self.n_hidden, self.n_out)
+        return pack
+
     @classmethod
     def from_specs(cls, specs: XyloSpec | Sequence[XyloSpec]) -> "BatchedSpec":
         """Pack one spec or a non-empty sequence of same-shape specs."""
@@ -415,12 +447,14 @@ class EmulatorResult:
             ``Vmem_out``, ``Isyn_out`` (B?, T, Nout); empty dict otherwise.
         final_state: state after the last step; pass as ``initial_state`` to continue the run.
         batched: whether arrays carry the leading batch axis.
+        layout: the kernel layout that ran, ``"lanes"`` or ``"instances"`` (results are identical).
     """
 
     output: np.ndarray
     recording: dict[str, np.ndarray]
     final_state: XyloState
     batched: bool
+    layout: str = "instances"
 
     def as_rockpool(self) -> tuple[np.ndarray, dict, dict[str, np.ndarray]]:
         """``(output, {}, recording)``, the tuple XyloSim's ``evolve`` returns."""
@@ -476,6 +510,7 @@ def emulate(
     record_dtype: type = np.int64,
     parallel: bool | None = None,
     device: str | None = None,
+    layout: str | None = None,
 ) -> EmulatorResult:
     """Run the Xylo SNN core bit-exactly (xylosim v2 arithmetic) on one or many device instances.
 
@@ -493,6 +528,11 @@ def emulate(
         record_dtype: dtype of recordings (int64 like XyloSim; int16/int32 save memory).
         parallel: spread the batch over numba threads; ``None`` = when B > 1 and >1 thread.
         device: the chip of a dict or plain Rockpool NPZ ``spec`` (default ``"xylo-audio-v2"``).
+        layout: ``"lanes"`` (instances side by side in SIMD lanes,
+            :mod:`~neuromorph.backends.xylo.emulator_lanes`), ``"instances"`` (one instance after
+            another) or ``None``: lanes whenever they apply (B >= 2, a shared sparsity pattern, no
+            aliases, thresholds > 0). Both give identical results; ``"lanes"`` where it does not
+            apply raises ValueError.
 
     Returns:
         :class:`EmulatorResult`; arrays have a leading B axis iff ``spec`` is a sequence/BatchedSpec
@@ -500,6 +540,8 @@ def emulate(
     """
     if output_mode not in ("Spike", "Vmem", "Isyn"):
         raise ValueError(f"output_mode must be 'Spike', 'Vmem' or 'Isyn', got {output_mode!r}")
+    if layout not in (None, "lanes", "instances"):
+        raise ValueError(f"layout must be 'lanes', 'instances' or None, got {layout!r}")
     if isinstance(spec, (Mapping, str, os.PathLike)) or hasattr(spec, "files"):  # dict / NpzFile / path
         from neuromorph.backends.xylo.spec import as_spec
 
@@ -517,14 +559,24 @@ def emulate(
 
     v, i0, i1, spk, vo, io = _state_arrays(initial_state, B, N, n_out)
     isyn = np.ascontiguousarray(np.concatenate([i0, i1], axis=1))
-    out_ev = np.zeros((B, T, n_out), np.int64)
     rec_out = record or output_mode != "Spike"
+    if parallel is None:
+        parallel = B > 1 and numba.get_num_threads() > 1
+    if layout != "instances":
+        pack = bspec.lane_pack()
+        if lanes_applicable(pack, B) and (layout == "lanes" or _busy(bspec, x, (v, isyn, spk, vo, io))):
+            out_ev, r, (v, isyn, spk, vo, io) = run_lanes(
+                pack, bspec.arrays, x, [v, isyn, spk, vo, io], B, record, rec_out, record_dtype, parallel
+            )
+            return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched, "lanes")
+        if layout == "lanes":
+            raise ValueError(f"layout='lanes' does not apply to this batch (B={B}"
+                             f"{', ' + pack.why if pack.why else ''})")  # fmt: skip
+    out_ev = np.zeros((B, T, n_out), np.int64)
     th, to = (T if record else 0), (T if rec_out else 0)
     r = [np.zeros((B, th, N), record_dtype) for _ in range(4)]
     r += [np.zeros((B, to, n_out), record_dtype) for _ in range(2)]
 
-    if parallel is None:
-        parallel = B > 1 and numba.get_num_threads() > 1
     kernel = _batch_parallel if parallel else _batch_serial
     a = bspec.arrays
     kernel(
@@ -534,7 +586,45 @@ def emulate(
         a["thr_o"], a["dmem_o"], a["dsyn_o"], a["bias_o"],
         v, isyn, spk, vo, io, out_ev, bool(record), bool(rec_out), *r,
     )  # fmt: skip
+    return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched, "instances")
 
+
+#: hidden events per neuron and step from which a batch runs in lanes (see :func:`_busy`)
+LANES_MIN_ACTIVITY = 0.1
+PROBE_STEPS = 64
+
+
+def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
+    """Whether the batch is busy enough for the lane layout: a throw-away run of instance 0 for the
+    first :data:`PROBE_STEPS` steps, per-instance kernel, its event rate vs :data:`LANES_MIN_ACTIVITY`.
+
+    Only the speed depends on this choice (both layouts give identical results). Measured on the
+    benchmark network (N = 1000, fan-out 64, one core): at 0.011 events per neuron and step the
+    per-instance kernel is ~1.8x faster than lanes (the lanes' sparse path touches one cache line per
+    lane and target), at 4.6 events lanes are ~1.5x faster; a source goes dense in lanes once 1/8
+    of the lanes fire, i.e. around 0.1 events per neuron and step."""
+    T = min(x.shape[1], PROBE_STEPS)
+    if T == 0:
+        return False
+    a = bspec.arrays
+    N, n_out = bspec.n_hidden, bspec.n_out
+    st = [s[:1].copy() for s in state]  # a copy: the probe must not advance the real state
+    hidden = [np.zeros((1, T, N), np.int16) for _ in range(4)]  # the kernel records all four when asked
+    one = lambda k: a[k][:1]  # noqa: E731
+    _batch_serial(
+        np.ascontiguousarray(x[:1, :T]), one("in_ptr"), a["in_tgt"], a["in_w"], one("rec_ptr"), a["rec_tgt"], a["rec_w"],
+        one("out_ptr"), a["out_tgt"], a["out_w"],
+        one("thr"), one("dmem"), one("dsyn"), one("bias"), one("alias"),
+        one("thr_o"), one("dmem_o"), one("dsyn_o"), one("bias_o"),
+        *st, np.zeros((1, T, n_out), np.int64), True, False,
+        *hidden, np.zeros((1, 0, n_out), np.int16), np.zeros((1, 0, n_out), np.int16),
+    )  # fmt: skip
+    return float(hidden[0].mean()) >= LANES_MIN_ACTIVITY
+
+
+def _result(out_ev, r, state, N, record, output_mode, batched, layout) -> EmulatorResult:
+    """Assemble the :class:`EmulatorResult` from either kernel's arrays (leading B axis)."""
+    v, isyn, spk, vo, io = state
     # kernel order of ``r`` is (Spikes, Vmem, Isyn, Isyn2, Vmem_out, Isyn_out); present in XyloSim's order
     named = dict(zip(("Spikes", "Vmem", "Isyn", "Isyn2", "Vmem_out", "Isyn_out"), r))
     recording = {k: named[k] for k in RECORD_KEYS} if record else {}
@@ -546,4 +636,4 @@ def emulate(
         output = output[0]
         recording = {k: val[0] for k, val in recording.items()}
         final = final[0]
-    return EmulatorResult(output=output, recording=recording, final_state=final, batched=batched)
+    return EmulatorResult(output=output, recording=recording, final_state=final, batched=batched, layout=layout)
