@@ -215,8 +215,10 @@ def test_auto_retrains_only_where_the_unretrained_chip_codes_worse(fig2_1k, tmp_
     pol = q["adapt_policy"]
     assert pol["mode"] == "auto" and pol["limit"] == 1.5
     assert pol["retrained"] == (pol["without_retraining"]["error_ratio"] > 1.5) is True
-    assert q["adapt_steps"] == pol["with_retraining"]["steps"] == 200_000
-    assert pol["with_retraining"]["error_ratio"] < pol["without_retraining"]["error_ratio"]
+    tried = pol["with_retraining"]  # the rule's own spike cost first, then mu 1.5 if that spent > 1.5x
+    assert tried[0]["mu"] is None and all(t["steps"] == 200_000 for t in tried) and q["adapt_steps"] == 200_000
+    assert [t["mu"] for t in tried] == [None] + ([1.5] if tried[0]["rate_ratio"] > 1.5 else [])
+    assert pol["chosen"]["error_ratio"] < pol["without_retraining"]["error_ratio"]
     assert v["chip_vs_float"]["error_ratio"] <= 1.5, v["chip_vs_float"]
 
 
@@ -281,3 +283,16 @@ def test_fig2_full_protocol_on_xylo_audio_2(tmp_path, seed):
     _, v = _quantize_verify(run, tmp_path, xylosim=False)
     assert v["chip_vs_float"]["error_ratio"] <= 1.0, v["chip_vs_float"]
     assert v["chip_vs_float"]["rate_ratio"] <= 1.25, v["chip_vs_float"]
+
+
+def test_auto_choice_prefers_a_candidate_within_both_limits():
+    """Hand cases of the auto policy's pick (index 0: not retrained): the lowest error among the
+    candidates within 1.5x on error and rate, else the lowest error."""
+    from neuromorph.stages.quantize import _auto_choice
+
+    c = lambda e, r: {"error_ratio": e, "rate_ratio": r}  # noqa: E731
+    assert _auto_choice([c(3.8, 1.0), c(0.27, 3.8), c(0.77, 1.25)]) == 2  # the sensor network's case
+    assert _auto_choice([c(1.65, 1.4), c(0.91, 2.3), c(4.0, 1.2)]) == 1  # none within both: lowest error
+    assert _auto_choice([c(1.65, 1.4), c(2.0, 2.3)]) == 0  # retraining made it worse: not kept
+    assert _auto_choice([c(1.6, 1.0), c(1.2, 1.4), c(0.9, 1.45)]) == 2
+    assert _auto_choice([c(None, None), c(0.9, 3.0)]) == 1

@@ -80,10 +80,11 @@ def test_synaptic_event_count():
 @pytest.mark.slow
 def test_neuromorph_codes_better_than_rockpool_bptt_at_equal_spikes_for_far_less_training():
     """The direction measured on today's default path (docs/rockpool_anchor.md, seed 0):
-    neuromorph's default quantize (which retrains this network under the chip's dynamics) reaches
-    emulated error 0.0027 at 45.8 Hz; Rockpool's BPTT network, its rate capped at neuromorph's
-    chip rate, 0.0079 (2.9x) -- for ~20x neuromorph's training CPU time.  Before the auto
-    retraining the direction was the reverse (Rockpool 0.71-0.74x neuromorph's error).
+    neuromorph's default quantize (which retrains this network under the chip's dynamics, keeping
+    the spike-cost candidate mu = 1.5) reaches emulated error 0.0082 at 12.2 Hz; Rockpool's BPTT
+    network, its rate capped at neuromorph's chip rate, 0.0143 (1.75x) at 13.1 Hz -- for ~26x
+    neuromorph's training CPU time.  (Before the spike-cost candidate: 0.0027 at 45.8 Hz against
+    0.0079, 2.9x; before the auto retraining the direction was the reverse.)
 
     Reduced benchmark: only the rate-capped Rockpool variant (the full budget, 300 Adam steps:
     fewer steps leave it short of its error).  ~3.5 min on one core."""
@@ -95,13 +96,17 @@ def test_neuromorph_codes_better_than_rockpool_bptt_at_equal_spikes_for_far_less
     assert nm["matches_xylosim"] is True
     assert rp["neuromorph_emulator_matches_xylosim"] is True  # the same chip arithmetic scores both
     assert rp["fit_violations"] == []  # Rockpool's network is a valid Xylo Audio 2 network too
-    # equal spikes: the cap holds the chip rate within 10 % of neuromorph's (measured 0.95× seed 0, 0.77× seed 1)
-    assert rp["rate_hz"] <= 1.1 * nm["rate_hz"], (rp["rate_hz"], nm["rate_hz"])
-    # Rockpool/neuromorph emulated error measured 2.9x (seed 0, one run: no seed spread measured
-    # on this path); 1.5 asks neuromorph to stay clearly ahead at equal spikes, with room for a
-    # seed spread of the size measured before (0.71-0.74x across seeds 0-1, about 4 %).
+    # fewer or equal spikes: neuromorph's chip rate at most Rockpool's (+2 %: measured 12.2 vs
+    # 13.1 Hz, Rockpool's soft rate penalty overshoots the cap by 8 %), and the cap did its job
+    # (Rockpool within 1.25x of neuromorph's rate, not its free 42 Hz)
+    assert nm["rate_hz"] <= 1.02 * rp["rate_hz"], (rp["rate_hz"], nm["rate_hz"])
+    assert rp["rate_hz"] <= 1.25 * nm["rate_hz"], (rp["rate_hz"], nm["rate_hz"])
+    # Rockpool/neuromorph emulated error measured 1.75x (seed 0, one run: no seed spread measured
+    # on this path); 1.5 asks neuromorph to stay clearly ahead, with room for a seed spread of the
+    # size measured before (0.71-0.74x across seeds 0-1, about 4 %; neuromorph's own spread on
+    # this network, seeds 0-2: 0.63-0.69x float, about 5 %).
     ratio = rp["error_emulated"] / nm["error_emulated"]
     assert ratio > 1.5, (rp["error_emulated"], nm["error_emulated"])
-    # the price: Rockpool's BPTT measured ~117 s of CPU against neuromorph's ~5 s (train and
+    # the price: Rockpool's BPTT measured ~120 s of CPU against neuromorph's ~4.6 s (train and
     # quantize, retraining included); 10x is far inside it
     assert rp["train_cpu_s"] > 10 * nm["train_cpu_s"], (rp["train_cpu_s"], nm["train_cpu_s"])
