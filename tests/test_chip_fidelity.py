@@ -215,9 +215,15 @@ def test_auto_retrains_only_where_the_unretrained_chip_codes_worse(fig2_1k, tmp_
     pol = q["adapt_policy"]
     assert pol["mode"] == "auto" and pol["limit"] == 1.5
     assert pol["retrained"] == (pol["without_retraining"]["error_ratio"] > 1.5) is True
-    tried = pol["with_retraining"]  # the rule's own spike cost first, then mu 1.5 if that spent > 1.5x
+    # the rule's own spike cost first, then mu 1.5, 0.4, 0.1 while none is within both limits
+    from neuromorph.stages.quantize import AUTO_ADAPT_MUS
+
+    tried = pol["with_retraining"]
     assert tried[0]["mu"] is None and all(t["steps"] == 200_000 for t in tried) and q["adapt_steps"] == 200_000
-    assert [t["mu"] for t in tried] == [None] + ([1.5] if tried[0]["rate_ratio"] > 1.5 else [])
+    mus = [t["mu"] for t in tried[1:]]
+    assert mus == list(AUTO_ADAPT_MUS[:len(mus)]) and (len(mus) > 0) == (tried[0]["rate_ratio"] > 1.5)
+    within = [max(t["error_ratio"], t["rate_ratio"]) <= 1.5 for t in tried[1:]]
+    assert not any(within[:-1]) and (within[-1] or len(mus) == len(AUTO_ADAPT_MUS))  # stops at the first
     assert pol["chosen"]["error_ratio"] < pol["without_retraining"]["error_ratio"]
     assert v["chip_vs_float"]["error_ratio"] <= 1.5, v["chip_vs_float"]
 
