@@ -206,7 +206,7 @@ def _counter_rejected(key, n, u):
         hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
         v = hz * _CWN[iz]
         if iz == 0:
-            # tail beyond R: Marsaglia's exponential-rejection method (as _xo_normal)
+            # tail beyond R: Marsaglia's exponential-rejection method (as _wedge_or_tail)
             while True:
                 x += _GAMMA
                 xx = -np.log(_u53(_mix64(x))) / _CR
@@ -336,27 +336,34 @@ def normal(s):
 @njit(cache=True)
 def _xo_normal(s):
     """One standard-normal sample of the serial (xoshiro) stream (ziggurat)."""
-    kn = _KN
-    wn = _WN
-    fn = _FN
     while True:
         u = next_u64(s)
         iz = np.int64(u & np.uint64(127))
         hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
         ahz = hz if hz >= 0 else -hz
-        if ahz < kn[iz]:
-            return hz * wn[iz]
-        x = hz * wn[iz]
-        if iz == 0:
-            # tail beyond R: Marsaglia's exponential-rejection method
-            while True:
-                xx = -np.log(_xo_uniform(s)) / _R
-                yy = -np.log(_xo_uniform(s))
-                if yy + yy >= xx * xx:
-                    break
-            return _R + xx if hz > 0 else -_R - xx
-        if fn[iz] + _xo_uniform(s) * (fn[iz - 1] - fn[iz]) < np.exp(-0.5 * x * x):
+        if ahz < _KN[iz]:
+            return hz * _WN[iz]
+        x, accepted = _wedge_or_tail(s, u)
+        if accepted:
             return x
+
+
+@njit(cache=True)
+def _wedge_or_tail(s, u):
+    """The ziggurat's slow path for the 64-bit draw ``u`` whose fast test failed: the tail beyond
+    R (Marsaglia's exponential-rejection method, always accepted) or the wedge test, drawing its
+    uniforms from ``s``.  Returns ``(x, accepted)``; when not accepted the caller draws afresh."""
+    iz = np.int64(u & np.uint64(127))
+    hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
+    x = hz * _WN[iz]
+    if iz == 0:
+        while True:
+            xx = -np.log(_xo_uniform(s)) / _R
+            yy = -np.log(_xo_uniform(s))
+            if yy + yy >= xx * xx:
+                break
+        return (_R + xx if hz > 0 else -_R - xx), True
+    return x, _FN[iz] + _xo_uniform(s) * (_FN[iz - 1] - _FN[iz]) < np.exp(-0.5 * x * x)
 
 
 @njit(cache=True, inline="always")
@@ -396,19 +403,8 @@ def _normal_rejected(s, u):
     """The ziggurat after the fast test rejected the 64-bit draw ``u`` (≈1 % of samples): the
     wedge or tail of :func:`normal` for that draw, then, if that rejects too, a fresh
     :func:`normal` (what its loop does next).  Kept out of line: it is rare."""
-    iz = np.int64(u & np.uint64(127))
-    hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
-    x = hz * _WN[iz]
-    if iz == 0:
-        while True:
-            xx = -np.log(_xo_uniform(s)) / _R
-            yy = -np.log(_xo_uniform(s))
-            if yy + yy >= xx * xx:
-                break
-        return _R + xx if hz > 0 else -_R - xx
-    if _FN[iz] + _xo_uniform(s) * (_FN[iz - 1] - _FN[iz]) < np.exp(-0.5 * x * x):
-        return x
-    return _xo_normal(s)
+    x, accepted = _wedge_or_tail(s, u)
+    return x if accepted else _xo_normal(s)
 
 
 @njit(cache=True, inline="always")

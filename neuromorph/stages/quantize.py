@@ -343,16 +343,13 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
                 cands = [(deployed, q, report, exported, tmp)]
                 tried = []
 
-                def within(t):
-                    return all(t[key] is not None and t[key] <= FIDELITY_FLAG_RATIO for key in ("error_ratio", "rate_ratio"))
-
                 # the rule's own spike cost first; when that spends more than the flag's rate ratio
                 # (and the user set no mu), the spike costs of AUTO_ADAPT_MUS, largest first, until one
                 # is within both limits: the fewest spikes at a bounded error
                 for i, mu in enumerate((adapt_mu,) + (() if adapt_mu is not None else AUTO_ADAPT_MUS)):
                     if i == 1 and (tried[0]["rate_ratio"] or 0.0) <= FIDELITY_FLAG_RATIO:
                         break
-                    if i > 1 and within(tried[-1]):
+                    if i > 1 and _within_limits(tried[-1]):
                         break
                     path = Path(tmp_root) / f"b{i}"
                     d2, q2, r2, e2 = attempt(AUTO_ADAPT_STEPS, path, mu)
@@ -386,15 +383,19 @@ def quantize_run(run_dir: Union[str, Path], target_name: str, out: Union[str, Pa
     return report
 
 
+def _within_limits(ratios: dict) -> bool:
+    """Whether a candidate's ``chip_vs_float`` error and rate ratios are both measured and at most
+    FIDELITY_FLAG_RATIO."""
+    return all(ratios[key] is not None and ratios[key] <= FIDELITY_FLAG_RATIO for key in ("error_ratio", "rate_ratio"))
+
+
 def _auto_choice(ratios: list) -> int:
     """Index of the candidate auto retraining keeps, from each candidate's ``chip_vs_float``
     (index 0: not retrained): the lowest error among those within FIDELITY_FLAG_RATIO on both
     error and rate; when none is, the lowest error (a precise chip that spends spikes is flagged by
     verify, an imprecise one is not usable)."""
     err = [float("inf") if r["error_ratio"] is None else r["error_ratio"] for r in ratios]
-    ok = [i for i, r in enumerate(ratios) if err[i] <= FIDELITY_FLAG_RATIO
-          and r["rate_ratio"] is not None and r["rate_ratio"] <= FIDELITY_FLAG_RATIO]
-    pool = ok or range(len(ratios))
+    pool = [i for i, r in enumerate(ratios) if _within_limits(r)] or range(len(ratios))
     return min(pool, key=lambda i: err[i])
 
 
