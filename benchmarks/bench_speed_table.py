@@ -114,6 +114,78 @@ def ei_learning(steps: int) -> dict:
             "rate_E_hz": res.total_spikes_E / (steps * net.dt * net.n_exc)}
 
 
+def fig2_parts(steps: int) -> dict:
+    """What one core spends on the Fig 2 learning row, part by part, per step: making the input
+    (the protocol's smoothed-noise blocks), the kernel on input made beforehand, and the kernel
+    with the voltage and threshold noise switched off (what the noise draws cost)."""
+    import dataclasses
+
+    from neuromorph.sim.init import SCNParams, default_rules, initial_scn
+    from neuromorph.sim.simulator import block_noise_source, learn
+
+    p = SCNParams()
+    net = initial_scn(1, "paper", 20, 2, p)
+    src = block_noise_source(2, 1, amplitude=p.amplitude, sigma=p.sigma, block=1000)
+    t_in, _, c = _timed(lambda: src(0, steps))
+    pre = lambda s, k: c[s:s + k]  # noqa: E731
+    quiet = dataclasses.replace(net, v_noise=0.0, t_noise=0.0)
+    out = {"input_us": t_in / steps * 1e6}
+    for name, n in (("kernel_us", net), ("no_noise_us", quiet)):
+        learn(n, pre, 20_000, seed=3, rules=default_rules(p))  # compile / load cache
+        _, cpu, res = _timed(lambda: learn(n, pre, steps, seed=3, rules=default_rules(p)))
+        out[name] = cpu / steps * 1e6
+        out[name.replace("_us", "_hz")] = res.total_spikes / (steps * 20 * n.dt)
+    return out
+
+
+def no_noise_rows(quick: bool) -> dict:
+    """The SCN N = 1000 and EI rows again with every noise σ set to 0 (µs/step, CPU), and the EI
+    row on zero input (no spikes): the parts of each row that are not the noise draws."""
+    import dataclasses
+
+    from neuromorph.sim.ei_simulator import learn_ei
+    from neuromorph.sim.init import initial_ei_network
+    from neuromorph.sim.plasticity import FeedforwardRule, RecurrentRule
+    from neuromorph.sim.simulator import block_noise_source, learn
+
+    out = {}
+    steps = 4000 if quick else 20_000
+    net = dataclasses.replace(_scn(1000, 3), v_noise=0.0, t_noise=0.0)
+    c = block_noise_source(3, 1, amplitude=2000.0)(0, steps)
+    src = lambda s, k: c[s:s + k]  # noqa: E731
+    rules = (RecurrentRule(), FeedforwardRule())
+    learn(net, src, 200, seed=1, rules=rules)
+    _, cpu, res = _timed(lambda: learn(net, src, steps, seed=1, rules=rules))
+    out["scn1000_no_noise"] = {"us_cpu": cpu / steps * 1e6, "rate_hz": res.total_spikes / (steps * 1000 * net.dt)}
+    steps = 20_000 if quick else 100_000
+    ei = initial_ei_network(seed=1)
+    c = block_noise_source(3, 1)(0, steps)
+    for name, netx, cc, kw in (("ei_no_noise", dataclasses.replace(ei, v_noise_I=0.0, t_noise=0.0), c, {"v_noise_E": 0.0}),
+                               ("ei_silent", ei, np.zeros_like(c), {}),
+                               ("ei_silent_no_noise", dataclasses.replace(ei, v_noise_I=0.0, t_noise=0.0),
+                                np.zeros_like(c), {"v_noise_E": 0.0})):
+        srcx = lambda a, L, cc=cc: cc[a:a + L]  # noqa: E731
+        learn_ei(netx, srcx, 2000, seed=1, **kw)
+        _, cpu, res = _timed(lambda: learn_ei(netx, srcx, steps, seed=0, chunk=steps, **kw))
+        out[name] = {"us_cpu": cpu / steps * 1e6, "rate_E_hz": res.total_spikes_E / (steps * ei.dt * ei.n_exc)}
+    return out
+
+
+def child_imports(env_path: str) -> float:
+    """Wall seconds a fresh process spends importing what ``reproduce fig2`` imports before its
+    first step (the command line, the Fig 2 experiment, the simulator's compiled kernels from the
+    numba cache, matplotlib's pyplot)."""
+    code = ("import neuromorph.cli, neuromorph.plots, matplotlib.pyplot; from neuromorph.experiments import fig2; "
+            "fig2.train(0, 1, progress=False)")  # one 1000-step block: loads the kernels' numba cache
+    env = dict(os.environ, PYTHONPATH=env_path, MPLBACKEND="Agg")
+    best = np.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def generator_ns() -> dict:
     """ns per standard-normal sample of each noise stream (blocks of 10^5, best of 20)."""
     try:
@@ -192,6 +264,8 @@ def in_process_rows(quick: bool) -> dict:
     except ImportError:  # a checkout from before the counter stream (--baseline)
         noise_stream = None
     out["generator"] = generator_ns()
+    out["fig2_parts"] = fig2_parts(400_000 if quick else 2_000_000)
+    out.update(no_noise_rows(quick))
     if noise_stream is not None:
         # the same two rows on the counter stream (a different draw of the same noise)
         with noise_stream("counter"):
@@ -218,6 +292,41 @@ def _child_rows(path: str, quick: bool) -> dict:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--rows-json", str(js)] + (["--quick"] if quick else [])
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         return json.loads(js.read_text())
+
+
+def print_bounds(rows, fig2_steps, w_repro, w_pipe, stage_s, emu, imports_s) -> None:
+    """What bounds each row, from the parts measured in this run (CPU µs per step on this core)."""
+    fp = rows["fig2_parts"]
+    print("\nWhat bounds each row (parts measured in this run; CPU time, µs per step unless stated)")
+    k_s, in_s = fp["kernel_us"] * fig2_steps * 1e-6, fp["input_us"] * fig2_steps * 1e-6
+    print(f"  Fig 2 learning: input {fp['input_us']:.3f} + kernel {fp['kernel_us']:.3f} "
+          f"({fp['kernel_hz']:.1f} Hz; without noise {fp['no_noise_us']:.3f} at {fp['no_noise_hz']:.1f} Hz) "
+          f"= {in_s:.2f} s + {k_s:.2f} s over {fig2_steps / 1e6:.0f} M steps; the noise draws are "
+          f"{fp['kernel_us'] - fp['no_noise_us']:.3f} µs/step of it")
+    if imports_s is not None:
+        f2 = rows["fig2"]["s_wall"]
+        if w_repro is not None:
+            print(f"  reproduce fig2: {w_repro:.2f} s = start-up and imports {imports_s:.2f} s + learning "
+                  f"{f2:.2f} s + evaluation, figures and files {w_repro - imports_s - f2:.2f} s")
+        if w_pipe is not None and stage_s:
+            print(f"  pipeline: {w_pipe:.2f} s = start-up and imports {imports_s:.2f} s + stages "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in stage_s.items())
+                  + f" s + the rest {w_pipe - imports_s - sum(stage_s.values()):.2f} s")
+    s, q = rows["scn1000"], rows["scn1000_no_noise"]
+    print(f"  SCN N = 1000: {s['us_cpu']:.2f}, without noise {q['us_cpu']:.2f} ({q['rate_hz']:.2f} Hz): the noise "
+          f"draws are {s['us_cpu'] - q['us_cpu']:.2f}")
+    e, eq, es, esq = rows["ei"], rows["ei_no_noise"], rows["ei_silent"], rows["ei_silent_no_noise"]
+    print(f"  EI 300 E + 75 I: {e['us_cpu']:.2f}, without noise {eq['us_cpu']:.2f} ({eq['rate_E_hz']:.1f} Hz E); "
+          f"on zero input (no spikes) {es['us_cpu']:.2f}, and without noise {esq['us_cpu']:.2f}")
+    g = rows.get("generator", {})
+    if g:
+        print("  noise generator alone: " + ", ".join(f"{k} {v:.2f} ns" for k, v in g.items()) + " per sample")
+    single = {case.split(", ")[1]: es_ for case, _, es_ in emu if case.startswith("single")}
+    for case, _, es_ in emu:
+        if case.startswith("batch"):
+            regime = case.split(", ")[1]
+            print(f"  emulator {case}: {es_:.3g} instance-steps/s = {es_ / single[regime]:.2f}x the single "
+                  f"instance's {single[regime]:.3g} steps/s")
 
 
 def main(argv=None) -> None:
@@ -254,16 +363,20 @@ def main(argv=None) -> None:
     print(f"{'work':58s} {'now':>24s}   anchor / goal")
     print(f"{'Fig 2 learning, ' + str(its) + ' blocks (N = 20)':58s} {f2['s_wall']:7.2f} s ({f2['s_cpu']:.2f} s cpu)"
           f"   compiled loop 19-21 s, Octave 650 s (full protocol) / ≤ 2.0 s" + vs("fig2", "s_cpu"))
+    stage_s, w_repro, w_pipe = None, None, None
     with tempfile.TemporaryDirectory() as tmp:
         if "reproduce" not in skip:
             w = child_command(["reproduce", "fig2", "--seed", "0", "--out", str(Path(tmp) / "fig2")]
                               + (["--quick"] if args.quick else []), str(ROOT))
+            w_repro = w
             print(f"{'reproduce fig2' + (' --quick' if args.quick else '') + ', end to end (child process)':58s} "
                   f"{w:7.2f} s wall              — / ≤ 5 s")
         if "pipeline" not in skip:
             w = child_command(["pipeline", "--out", str(Path(tmp) / "pipe")], str(ROOT))
             print(f"{'neuromorph pipeline (built-in config, child process)':58s} {w:7.2f} s wall              "
                   f"— / ≤ 5 s")
+            w_pipe = w
+            stage_s = json.loads((Path(tmp) / "pipe" / "summary.json").read_text()).get("stage_seconds", {})
     s = rows["scn1000"]
     ref = scn_numpy(1000, 3, 2000.0, 300 if args.quick else 1500)
     print(f"{'SCN learning N = 1000, M = 3 (' + format(s['rate_hz'], '.2f') + ' Hz)':58s} {s['us_wall']:7.2f} µs/step "
@@ -286,11 +399,12 @@ def main(argv=None) -> None:
         g = rows["generator"]
         print(f"{'noise generator, ns per normal sample (blocks of 10^5)':58s} "
               + ", ".join(f"{k} {v:.2f}" for k, v in g.items()))
-    if "emulator" not in skip:
-        for case, xs, es in emulator_rows(args.quick):
-            goal = "≥ 20x" if case.startswith("single") else "≥ 100x"
-            print(f"{'emulator vs XyloSim, ' + case:58s} {es / xs:7.1f}x              "
-                  f"XyloSim {xs:.3g} steps/s, emulator {es:.3g} / {goal}")
+    emu = emulator_rows(args.quick) if "emulator" not in skip else []
+    for case, xs, es in emu:
+        goal = "≥ 20x" if case.startswith("single") else "≥ 100x"
+        print(f"{'emulator vs XyloSim, ' + case:58s} {es / xs:7.1f}x              "
+              f"XyloSim {xs:.3g} steps/s, emulator {es:.3g} / {goal}")
+    print_bounds(rows, its * 1000, w_repro, w_pipe, stage_s, emu, None if args.baseline else child_imports(str(ROOT)))
     print("\nSCN learning µs/step (M = 3, rules on; input made beforehand), one-spike arbiter | chip dynamics "
           "(chip_options: several spikes a step, inhibition-only lateral weights)")
     print(f"{'N':>6s} {'one-spike µs':>13s} {'cpu':>7s} {'rate Hz':>8s} | {'chip µs':>8s} {'cpu':>7s} {'rate Hz':>8s}")

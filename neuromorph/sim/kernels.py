@@ -38,8 +38,8 @@ from numba import njit
 
 from quantization.chip_arith import grid_round
 
-from neuromorph.sim.rng import (COUNTER_TAG, counter_fill_scaled, counter_normal, load, normal_regs, store, uniform,
-                                xo_fill_normal_scaled)
+from neuromorph.sim.rng import (_KN, _WN, COUNTER_TAG, _normal_rejected, counter_fill_scaled, counter_normal, load,
+                                next_u64_regs, normal_regs, store, uniform, xo_fill_normal_scaled)
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
 from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
@@ -269,9 +269,31 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
                     counter_fill_scaled(key, base + n_u, tmp_t, N, t_noise)
                 tb = base + n_u
                 s0, s1, s2, s3 = load(rng_state)
+                # serial stream with many candidates: branch-free (as in the EI kernel) — the next
+                # draw is computed for every neuron and the state advanced only for a candidate (a
+                # select: whether a neuron is a candidate is a coin flip the branch predictor loses);
+                # the same draws in the same order as the branch below
+                if tmode == 1 and 4 * ncand >= N:
+                    tmode = 4
                 for i in range(N):
                     u = um[i]
-                    if tmode != 0 and u > cutoff:
+                    if tmode == 4:
+                        w, n0, n1, n2, n3 = next_u64_regs(s0, s1, s2, s3)
+                        cand = u > cutoff
+                        iz = np.int64(w & np.uint64(127))
+                        hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
+                        ahz = hz if hz >= 0 else -hz
+                        eta = hz * _WN[iz]
+                        s0 = n0 if cand else s0
+                        s1 = n1 if cand else s1
+                        s2 = n2 if cand else s2
+                        s3 = n3 if cand else s3
+                        if cand and ahz >= _KN[iz]:
+                            store(rng_state, s0, s1, s2, s3)
+                            eta = _normal_rejected(rng_state, w)
+                            s0, s1, s2, s3 = load(rng_state)
+                        u = u - t_noise * eta if cand else u
+                    elif tmode != 0 and u > cutoff:
                         if tmode == 1:
                             eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
                             u -= t_noise * eta
@@ -291,7 +313,7 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
                                 ne = 1 + int(u / T[i])
                                 nev[nsp] = ne if ne < max_events else max_events
                             nsp += 1
-                if tmode == 1:
+                if tmode == 1 or tmode == 4:
                     store(rng_state, s0, s1, s2, s3)
                 # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
                 if one_spike and best >= 0 and um[0] == um[0]:
