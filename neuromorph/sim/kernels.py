@@ -39,7 +39,7 @@ from numba import njit
 from quantization.chip_arith import grid_round
 
 from neuromorph.sim.rng import (_KN, _WN, COUNTER_TAG, _normal_rejected, counter_fill_scaled, counter_normal, load,
-                                next_u64_regs, normal_regs, store, uniform, xo_fill_normal_scaled)
+                                next_u64_regs, store, uniform, xo_fill_normal_scaled)
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
 from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
@@ -158,6 +158,8 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
         FT = np.ascontiguousarray(F.T)
         um = np.empty(N)
         tmp_t = np.empty(N)
+        cidx = np.empty(N, dtype=np.int64)  # this step's selection candidates, and their margins
+        cu = np.empty(N)
         L = c.shape[0]
         M = F.shape[1]
         nbuf = buf.shape[0]
@@ -259,66 +261,67 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
             # every non-negative one.
             nsp = 0
             if ncand > 0:
-                best = -1
-                bestu = 0.0
-                # threshold noise: serial stream in neuron order (state in registers); counter
-                # stream at fixed positions, as one vectorised block when many neurons are
-                # candidates (the same values as the scalar draws)
-                tmode = 0 if t_noise <= 0.0 else (1 if not counter else (3 if 8 * ncand > N else 2))
-                if tmode == 3:
-                    counter_fill_scaled(key, base + n_u, tmp_t, N, t_noise)
-                tb = base + n_u
-                s0, s1, s2, s3 = load(rng_state)
-                # serial stream with many candidates: branch-free (as in the EI kernel) — the next
-                # draw is computed for every neuron and the state advanced only for a candidate (a
-                # select: whether a neuron is a candidate is a coin flip the branch predictor loses);
-                # the same draws in the same order as the branch below
-                if tmode == 1 and 4 * ncand >= N:
-                    tmode = 4
+                # the candidates (margin above cand_lo) in neuron order, compacted branch-free: every
+                # other neuron has u < 0 and draws nothing, so the scan below sees only these
+                nc = 0
                 for i in range(N):
-                    u = um[i]
-                    if tmode == 4:
-                        w, n0, n1, n2, n3 = next_u64_regs(s0, s1, s2, s3)
-                        cand = u > cutoff
+                    cidx[nc] = i
+                    nc += um[i] > cand_lo
+                # threshold noise of the candidates: serial stream in neuron order in a tight loop
+                # (state in registers); counter stream at fixed positions, as one vectorised block
+                # when many neurons are candidates (the same values as the scalar draws)
+                tmode = 0 if t_noise <= 0.0 else (1 if not counter else (3 if 8 * nc > N else 2))
+                tb = base + n_u
+                if tmode == 1:
+                    s0, s1, s2, s3 = load(rng_state)
+                    for q in range(nc):
+                        w, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
                         iz = np.int64(w & np.uint64(127))
                         hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
                         ahz = hz if hz >= 0 else -hz
                         eta = hz * _WN[iz]
-                        s0 = n0 if cand else s0
-                        s1 = n1 if cand else s1
-                        s2 = n2 if cand else s2
-                        s3 = n3 if cand else s3
-                        if cand and ahz >= _KN[iz]:
+                        if ahz >= _KN[iz]:
                             store(rng_state, s0, s1, s2, s3)
                             eta = _normal_rejected(rng_state, w)
                             s0, s1, s2, s3 = load(rng_state)
-                        u = u - t_noise * eta if cand else u
-                    elif tmode != 0 and u > cutoff:
-                        if tmode == 1:
-                            eta, s0, s1, s2, s3 = normal_regs(rng_state, s0, s1, s2, s3)
-                            u -= t_noise * eta
-                        elif tmode == 2:
-                            u -= t_noise * counter_normal(key, tb + np.uint64(i))
-                        else:
-                            u -= tmp_t[i]
-                    if u >= 0.0:
-                        if one_spike:
-                            if best < 0 or u > bestu:
-                                best = i
-                                bestu = u
-                        else:
+                        cu[q] = um[cidx[q]] - t_noise * eta
+                    store(rng_state, s0, s1, s2, s3)
+                elif tmode == 2:
+                    for q in range(nc):
+                        cu[q] = um[cidx[q]] - t_noise * counter_normal(key, tb + np.uint64(cidx[q]))
+                elif tmode == 3:
+                    counter_fill_scaled(key, tb, tmp_t, N, t_noise)
+                    for q in range(nc):
+                        cu[q] = um[cidx[q]] - tmp_t[cidx[q]]
+                else:
+                    for q in range(nc):
+                        cu[q] = um[cidx[q]]
+                # selection: one-spike mode keeps the first largest margin among u ≥ 0 (which is
+                # the overall argmax whenever that one may spike; branch-free), multi-spike mode
+                # every non-negative one, in neuron order
+                if one_spike:
+                    best = -1
+                    bestu = 0.0
+                    for q in range(nc):
+                        u = cu[q]
+                        take = u >= 0.0 and (best < 0 or u > bestu)
+                        best = cidx[q] if take else best
+                        bestu = u if take else bestu
+                    # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
+                    if best >= 0 and um[0] == um[0]:
+                        spk[0] = best
+                        nsp = 1
+                else:
+                    for q in range(nc):
+                        u = cu[q]
+                        if u >= 0.0:
+                            i = cidx[q]
                             spk[nsp] = i
                             if subtractive:
                                 # the chip emits floor(V/θ) events (capped) and subtracts them all
                                 ne = 1 + int(u / T[i])
                                 nev[nsp] = ne if ne < max_events else max_events
                             nsp += 1
-                if tmode == 1 or tmode == 4:
-                    store(rng_state, s0, s1, s2, s3)
-                # a NaN margin of neuron 0 was the scalar scan's argmax and blocked the step
-                if one_spike and best >= 0 and um[0] == um[0]:
-                    spk[0] = best
-                    nsp = 1
             # 5. plasticity at spikes (V pre-reset, r before this step's spikes)
             for q in range(nsp):
                 k = spk[q]
