@@ -33,10 +33,12 @@ class EvalProtocol:
 
 
 def evaluate(net: SCN, seed: int, protocol: Optional[EvalProtocol] = None,
-             options: Optional[SimOptions] = None, decoder: Optional[np.ndarray] = None) -> dict:
+             options: Optional[SimOptions] = None, decoder: Optional[np.ndarray] = None,
+             workers: Optional[int] = None) -> dict:
     """Fit a decoder (unless given) and measure error, rate (Hz) and Var(V) on test trials.
 
-    Returns a dict with ``error``, ``rate_hz``, ``v_var`` and ``D`` (M, N).
+    Returns a dict with ``error``, ``rate_hz``, ``v_var`` and ``D`` (M, N).  ``workers``: threads
+    for the simulations (None = the cores this process may use); the numbers do not depend on it.
     """
     p = protocol or EvalProtocol()
     ss = np.random.SeedSequence(seed)
@@ -62,7 +64,7 @@ def evaluate(net: SCN, seed: int, protocol: Optional[EvalProtocol] = None,
         rec = simulate(net, c, seed=noise_state, record=("r", "V"), options=options)
         return rec.x, rec.r, rec.mean_rate_hz(), voltage_variance(rec.V)
 
-    workers = min(_cores(), p.n_trials + (decoder is None))
+    workers = min(_cores() if workers is None else max(1, int(workers)), p.n_trials + (decoder is None))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             dec_f = pool.submit(decoder_run) if decoder is None else None

@@ -304,7 +304,8 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
           seed=None, options: Optional[SimOptions] = None, snapshot_steps: Sequence[int] = (),
           chunk: int = 100_000, progress: Optional[Callable[[int], None]] = None,
           state: Optional[SimState] = None, grid: Optional[WeightGrid] = None,
-          registry: RuleRegistry = DEFAULT_REGISTRY, rec_mask: Optional[np.ndarray] = None) -> LearnResult:
+          registry: RuleRegistry = DEFAULT_REGISTRY, rec_mask: Optional[np.ndarray] = None,
+          on_snapshot: Optional[Callable[[int, np.ndarray, np.ndarray], None]] = None) -> LearnResult:
     """Train ``net`` (a copy is returned; ``net`` itself is not modified) for ``n_steps`` steps.
 
     ``source(start, L)`` supplies the input current chunk by chunk (so 10⁷-step protocols
@@ -316,6 +317,8 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
     they compile to (:mod:`neuromorph.sim.rules`).
     ``snapshot_steps``: weights are copied *before* these step indices (0-based) are simulated;
     a snapshot at step s therefore holds the weights after s learning steps.
+    ``on_snapshot(step, F, Omega)`` is called with each snapshot's copies as it is taken (while
+    the run goes on: e.g. to evaluate it on another core; the arrays are not changed afterwards).
     ``rec_mask``: (N, N) boolean connectivity, ``rec_mask[i, k]`` False = no connection k → i:
     those Ω entries are set to 0 at the start and stay exactly 0 through learning (the paper's
     Fig 7B setting; :mod:`neuromorph.sim.connectivity` chooses masks for a fan-out limit).
@@ -345,6 +348,8 @@ def learn(net: SCN, source: InputSource, n_steps: int, *, rules: Sequence = (Rec
 
     def snapshot(step: int) -> None:
         result.snapshots.append((step, work.F.copy(), work.Omega.copy()))
+        if on_snapshot is not None:
+            on_snapshot(*result.snapshots[-1])
 
     def check(step: int) -> None:
         if not (np.all(np.isfinite(work.Omega)) and np.all(np.isfinite(work.F))):

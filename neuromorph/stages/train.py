@@ -33,7 +33,7 @@ from neuromorph.config import ConfigError
 from neuromorph.metrics import angular_gaps_deg, predicted_recurrent, weight_distance
 from neuromorph.network import SCN, save_network
 from neuromorph.artifacts import save_figure
-from neuromorph.parallel import in_background
+from neuromorph.parallel import in_background, second_core
 from neuromorph.plots import LEARNING_TITLE, learning_curves, network_figures
 from neuromorph.progress import progress_bar
 from neuromorph.sim.evaluation import EvalProtocol, evaluate
@@ -61,7 +61,8 @@ def snapshot_schedule(n_steps: int) -> list:
 
 def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int = 20, n_inputs: int = 2,
               params: SCNParams = SCNParams(), rules: Optional[tuple] = None, progress: bool = True,
-              experiment: str = "fig2", max_fanout: Optional[int] = None) -> tuple[SCN, LearnResult]:
+              experiment: str = "fig2", max_fanout: Optional[int] = None,
+              on_snapshot=None) -> tuple[SCN, LearnResult]:
     """Learn an SCN from its initial condition on the Fig 2 input.
 
     Parameters
@@ -76,6 +77,7 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     experiment : name recorded in the network's metadata and the progress bar.
     max_fanout : learn under a connectivity mask with at most this many recurrent targets per
         neuron, self included (:func:`neuromorph.sim.connectivity.learn_with_fanout`); None = dense.
+    on_snapshot : called as ``on_snapshot(step, F, Omega)`` with each snapshot as it is taken.
 
     Returns
     -------
@@ -94,10 +96,10 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
 
             res = learn_with_fanout(net0, src, n_steps, int(max_fanout), rules=rules or default_rules(params),
                                     seed=derive_seed(seed, 3), snapshot_steps=snapshot_schedule(n_steps),
-                                    progress=upd)
+                                    progress=upd, on_snapshot=on_snapshot)
         else:
             res = learn(net0, src, n_steps, rules=rules or default_rules(params), seed=derive_seed(seed, 3),
-                        snapshot_steps=snapshot_schedule(n_steps), progress=upd)
+                        snapshot_steps=snapshot_schedule(n_steps), progress=upd, on_snapshot=on_snapshot)
     return net0, res
 
 
@@ -149,26 +151,33 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    net0, res = learn_scn(seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
-                          rules=rules, progress=progress, experiment=experiment, max_fanout=max_fanout)
-    learn_seconds = time.perf_counter() - t0
     proto = protocol or EvalProtocol()
+    eval_seed = derive_seed(seed, 4)
+    template = initial_scn(derive_seed(seed, 2), init, n_neurons, n_inputs, params)  # what learn_scn starts from
+
+    def evaluated_snapshot(step: int, F: np.ndarray, Om: np.ndarray, workers=None) -> tuple:
+        net = SCN(F=F, Omega=Om, D=np.zeros_like(template.D), thresholds=template.thresholds, lam=template.lam,
+                  dt=template.dt, v_noise=template.v_noise, t_noise=template.t_noise)
+        return step, net, evaluate(net, seed=eval_seed, protocol=proto, workers=workers)
+
+    # Every snapshot's evaluation uses the same seed and nothing else, so their order and timing
+    # are free.  With a second core the snapshots are evaluated as learning takes them (learning
+    # in a thread: its kernel releases the GIL), then the last; then the network figures (which
+    # need only the first and last decoders) are drawn in a second process while this one
+    # evaluates any snapshot still left.
+    (net0, res), learn_seconds, done = _learn_evaluating(
+        partial(learn_scn, seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
+                rules=rules, progress=progress, experiment=experiment, max_fanout=max_fanout),
+        evaluated_snapshot, concurrent=second_core())
     curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
     snaps = list(res.snapshots) + [(res.n_steps, res.network.F, res.network.Omega)]
-    eval_seed = derive_seed(seed, 4)
 
     def evaluated(i: int) -> tuple:
-        step, F, Om = snaps[i]
-        net = SCN(F=F, Omega=Om, D=np.zeros_like(net0.D), thresholds=net0.thresholds, lam=net0.lam, dt=net0.dt,
-                  v_noise=net0.v_noise, t_noise=net0.t_noise)
-        return step, net, evaluate(net, seed=eval_seed, protocol=proto)
+        return evaluated_snapshot(*snaps[i])
 
-    # Every snapshot's evaluation uses the same seed and nothing else, so their order is free: the
-    # first and the last come first, then the network figures (which need only their decoders) are
-    # drawn in a second process while this one evaluates the snapshots in between.
-    done: dict = {}
     with progress_bar(len(snaps), f"{experiment} evaluation", progress, unit="snapshot") as upd:
-        for i in sorted({0, len(snaps) - 1}):
+        upd(len(done))
+        for i in sorted({0, len(snaps) - 1} - set(done)):
             done[i] = evaluated(i)
             upd(1)
         final = res.network
@@ -179,8 +188,9 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
                                         tuning=tuning_curves))
         try:
             for i in range(1, len(snaps) - 1):
-                done[i] = evaluated(i)
-                upd(1)
+                if i not in done:
+                    done[i] = evaluated(i)
+                    upd(1)
         except BaseException:
             figures.wait()  # no figure is left being written into a directory that is discarded
             raise
@@ -230,6 +240,56 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     metrics["wall_seconds"] = time.perf_counter() - t0
     metrics["figures"] = sorted(p.name for p in out.glob("*.png"))
     return metrics
+
+
+def _learn_evaluating(learn_fn, evaluate_fn, *, concurrent: bool) -> tuple:
+    """Run ``learn_fn(on_snapshot=...)`` and evaluate its snapshots with ``evaluate_fn(step, F, Omega,
+    workers=1)`` while it learns, when ``concurrent`` (learning in a thread; this thread evaluates
+    each snapshot as it arrives, one trial at a time so that learning keeps a core).
+
+    Returns ``(learn_fn's result, learning wall seconds, {snapshot index: evaluation})``; without
+    ``concurrent`` the dict is empty (every evaluation is left to the caller).  An error in
+    learning is raised here; an error or interrupt here stops learning at its next snapshot.
+    """
+    import queue
+    import threading
+
+    t0 = time.perf_counter()
+    if not concurrent:
+        out = learn_fn()
+        return out, time.perf_counter() - t0, {}
+    arrived: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    box: dict = {}
+
+    def on_snapshot(step, F, Om):
+        if stop.is_set():
+            raise KeyboardInterrupt("learning stopped: its caller failed")
+        arrived.put((step, F, Om))
+
+    def run():
+        try:
+            box["out"] = learn_fn(on_snapshot=on_snapshot)
+        except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
+            box["error"] = exc
+        finally:
+            box["seconds"] = time.perf_counter() - t0
+            arrived.put(None)
+
+    worker = threading.Thread(target=run, name="neuromorph-learning", daemon=True)
+    worker.start()
+    done: dict = {}
+    try:
+        while (item := arrived.get()) is not None:
+            if "error" not in box:
+                done[len(done)] = evaluate_fn(*item, workers=1)
+    except BaseException:
+        stop.set()
+        raise
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["out"], box["seconds"], done
 
 
 #: Every file a train run writes (either protocol): removed from the output directory before a
