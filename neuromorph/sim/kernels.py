@@ -178,8 +178,11 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
         counter = rng_state[3] == COUNTER_TAG
         key = rng_state[0]
         n_u = np.uint64(N)
+        slot = step0 % nbuf
         for t in range(L):
-            slot = (step0 + t) % nbuf
+            # the buffer slot of this step, (step0 + t) mod nbuf, kept without a division
+            if t > 0:
+                slot = slot + 1 if slot + 1 < nbuf else 0
             base = rng_state[1]
             if counter:
                 rng_state[1] = base + n_u + n_u
@@ -362,7 +365,7 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
             if r_decay_first:
                 for i in range(N):
                     r[i] *= decay
-            dslot = (step0 + t + delay) % nbuf
+            dslot = slot + delay if slot + delay < nbuf else slot + delay - nbuf  # (step0 + t + delay) mod nbuf
             per_conn = delay_mat.shape[0] > 0
             if nsp > 0:
                 if per_conn:
