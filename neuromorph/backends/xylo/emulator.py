@@ -155,7 +155,7 @@ def _collect_active(spk, active) -> int:
 
 @njit(cache=True, error_model="numpy")  # no zero-division check: the quotient is used for thresholds > 0 only
 def _run_instance(
-    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
+    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_syn, out_ptr, out_syn,
     thr, dmem, dsyn, bias, alias, fpar, thr_o, dmem_o, dsyn_o, bias_o,
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
@@ -163,7 +163,10 @@ def _run_instance(
     """Run one instance for T steps, updating the state arrays in place.
 
     raster (T, Nin) uint8 input counts; ``*_ptr`` CSR row pointers over pre-synaptic sources,
-    ``*_tgt`` targets (``s*N + j`` for hidden synapse ``s``), ``*_w`` effective weights (int32);
+    ``in_tgt`` targets (``s*N + j`` for hidden synapse ``s``), ``in_w`` effective weights (int32);
+    ``rec_syn``/``out_syn`` the recurrent/readout synapses packed as ``w << 16 | target`` in int32
+    (``w << 32 | target`` in int64 for targets >= 2**16): one load and two operations instead of
+    two loads a synapse, and half the bytes of a row;
     ``in_dense`` (Nin, 2N) int16 the input weights as dense rows, or (0, 0) to deliver through the
     CSR; ``fpar`` (5, N) float32 ``2**-dash_syn``, ``2**-dash_syn_2``, ``2**-dash_mem``, bias,
     threshold (the closed-form update's operands); ``dsyn`` (2N,) dashes per synapse; ``isyn`` (2N,)
@@ -183,6 +186,13 @@ def _run_instance(
     one, lo, hi, max_ev = np.float32(1.0), np.float32(INT16_MIN), np.float32(INT16_MAX), np.float32(MAX_HIDDEN_EVENTS)
     active = np.empty(N, np.int64)  # hidden neurons with events in the previous step, ascending
     n_active = _collect_active(spk, active)
+    half = np.int64(rec_syn.itemsize * 4)  # packed synapses: weight in the upper, target in the lower half
+    mask = (np.int64(1) << half) - 1
+    # Isyn, Isyn2 and Vmem live in float32 during the run (written back at the end): every value the
+    # kernel forms from them is an integer below 2**20 in magnitude, exact in float32, and the
+    # closed-form update and saturating additions then need no conversions (min/max, no branches)
+    fi = isyn.astype(np.float32)
+    fv = v.astype(np.float32)
 
     for t in range(T):
         # 1. input events of this step, channels ascending
@@ -195,23 +205,28 @@ def _run_instance(
             if dense_in:
                 # every target once per channel, as in the CSR (a zero weight adds nothing to an
                 # in-range state): a vector loop instead of a scatter of ~density * 2N additions
+                # (in float32, exact as in the update below: |Isyn + c*w| < 2**20)
                 row = in_dense[i]
+                cf = np.float32(c)
                 for q in range(2 * N):
-                    isyn[q] = saturate(isyn[q] + c * row[q], STATE_BITS)
+                    fi[q] = min(max(fi[q] + cf * np.float32(row[q]), lo), hi)
                 continue
+            cf = np.float32(c)
             for k in range(in_ptr[i], in_ptr[i + 1]):
                 q = in_tgt[k]
-                isyn[q] = saturate(isyn[q] + c * in_w[k], STATE_BITS)
+                fi[q] = min(max(fi[q] + cf * np.float32(in_w[k]), lo), hi)
         # 2. hidden events of step t-1 (only active neurons), ascending: recurrent + readout
         for a in range(n_active):
             p = active[a]
             c = np.int64(spk[p])
+            cf = np.float32(c)
             for k in range(rec_ptr[p], rec_ptr[p + 1]):
-                q = rec_tgt[k]
-                isyn[q] = saturate(isyn[q] + c * rec_w[k], STATE_BITS)
+                e = np.int64(rec_syn[k])  # weight << half | target: one load a synapse
+                q = e & mask
+                fi[q] = min(max(fi[q] + cf * np.float32(e >> half), lo), hi)
             for k in range(out_ptr[p], out_ptr[p + 1]):
-                q = out_tgt[k]
-                io[q] = saturate(io[q] + c * out_w[k], STATE_BITS)
+                e = np.int64(out_syn[k])
+                io[e & mask] = saturate(io[e & mask] + c * (e >> half), STATE_BITS)
         # 3. hidden neurons, ascending; spk becomes this step's alias/event buffer
         if closed_form:
             # No aliases and all thresholds > 0: every neuron is independent and fires
@@ -223,11 +238,11 @@ def _run_instance(
             # the floor of the rounded quotient V / threshold is the integer quotient (the next
             # integer is >= 1/threshold away, more than the rounding error V/threshold * 2**-24).
             for j in range(N):
-                a0 = np.float32(isyn[j])
-                a1 = np.float32(isyn[N + j])
+                a0 = fi[j]
+                a1 = fi[N + j]
                 i0 = a0 - max(np.floor(a0 * f_s0[j]), min(a0, one))
                 i1 = a1 - max(np.floor(a1 * f_s1[j]), min(a1, one))
-                vv = np.float32(v[j])
+                vv = fv[j]
                 nd = -max(np.floor(vv * f_sm[j]), min(vv, one))
                 if nd > hi:  # wrap16(-D): only D = -32768 (V = -32768, dash 0) is out of range
                     nd = lo
@@ -236,20 +251,20 @@ def _run_instance(
                 vj = min(max(vv + dv, lo), hi)
                 th = f_thr[j]
                 n = min(max(np.floor(vj / th), np.float32(0.0)), max_ev)
-                isyn[j] = np.int32(i0)
-                isyn[N + j] = np.int32(i1)
-                v[j] = np.int32(vj - n * th)
+                fi[j] = i0
+                fi[N + j] = i1
+                fv[j] = vj - n * th
                 spk[j] = np.int32(n)
         else:
             spk[:] = 0
             for j in range(N):
-                i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
-                i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
-                isyn[j] = i0
-                isyn[N + j] = i1
-                vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
+                i0 = bitshift_decayed(np.int64(fi[j]), dsyn[j])
+                i1 = bitshift_decayed(np.int64(fi[N + j]), dsyn[N + j])
+                fi[j] = i0
+                fi[N + j] = i1
+                vj = integrate_vmem(np.int64(fv[j]), i0 + i1, dmem[j], bias[j])
                 n, vj = fire_hidden(vj, np.int64(thr[j]), np.int64(spk[j]))
-                v[j] = vj
+                fv[j] = vj
                 spk[j] = n
                 tgt = alias[j]
                 if tgt >= 0 and n > 0:
@@ -268,18 +283,22 @@ def _run_instance(
         if rec_hidden:
             for j in range(N):
                 r_spk[t, j] = spk[j]
-                r_v[t, j] = v[j]
-                r_i[t, j] = isyn[j]
-                r_i2[t, j] = isyn[N + j]
+                r_v[t, j] = np.int32(fv[j])
+                r_i[t, j] = np.int32(fi[j])
+                r_i2[t, j] = np.int32(fi[N + j])
         if rec_out:
             for o in range(n_out):
                 r_vo[t, o] = vo[o]
                 r_io[t, o] = io[o]
+    for q in range(2 * N):
+        isyn[q] = np.int32(fi[q])
+    for j in range(N):
+        v[j] = np.int32(fv[j])
 
 
 @njit(cache=True)
 def _batch_serial(
-    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
+    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_syn, out_ptr, out_syn,
     thr, dmem, dsyn, bias, alias, fpar, thr_o, dmem_o, dsyn_o, bias_o,
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
@@ -293,8 +312,8 @@ def _batch_serial(
         rb = b * r_stride
         sb = b * s_stride
         _run_instance(
-            raster[rb], in_ptr[sb], in_tgt, in_w, in_dense[sb], rec_ptr[sb], rec_tgt, rec_w,
-            out_ptr[sb], out_tgt, out_w,
+            raster[rb], in_ptr[sb], in_tgt, in_w, in_dense[sb], rec_ptr[sb], rec_syn,
+            out_ptr[sb], out_syn,
             thr[sb], dmem[sb], dsyn[sb], bias[sb], alias[sb], fpar[sb],
             thr_o[sb], dmem_o[sb], dsyn_o[sb], bias_o[sb],
             v[b], isyn[b], spk[b], vo[b], io[b], out_ev[b], rec_hidden, rec_out,
@@ -304,7 +323,7 @@ def _batch_serial(
 
 @njit(cache=True, parallel=True)
 def _batch_parallel(
-    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
+    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_syn, out_ptr, out_syn,
     thr, dmem, dsyn, bias, alias, fpar, thr_o, dmem_o, dsyn_o, bias_o,
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
@@ -321,8 +340,8 @@ def _batch_parallel(
         rb = b * r_stride
         sb = b * s_stride
         _run_instance(
-            raster[rb], in_ptr[sb], in_tgt, in_w, in_dense[sb], rec_ptr[sb], rec_tgt, rec_w,
-            out_ptr[sb], out_tgt, out_w,
+            raster[rb], in_ptr[sb], in_tgt, in_w, in_dense[sb], rec_ptr[sb], rec_syn,
+            out_ptr[sb], out_syn,
             thr[sb], dmem[sb], dsyn[sb], bias[sb], alias[sb], fpar[sb],
             thr_o[sb], dmem_o[sb], dsyn_o[sb], bias_o[sb],
             v[b], isyn[b], spk[b], vo[b], io[b], out_ev[b], rec_hidden, rec_out,
@@ -439,6 +458,11 @@ class BatchedSpec:
             np.exp2(-arrays["dsyn"][:, :N].astype(np.float64)), np.exp2(-arrays["dsyn"][:, N:].astype(np.float64)),
             np.exp2(-arrays["dmem"].astype(np.float64)), arrays["bias"], arrays["thr"]], axis=1), dtype=np.float32)  # fmt: skip
         arrays["in_dense"] = _dense_input(arrays, len(specs), n_in, N)
+        wide = max(2 * N, n_out) > (1 << 16)  # targets need more than 16 bits: pack into int64
+        for key in ("rec", "out"):
+            tgt, w = arrays[f"{key}_tgt"].astype(np.int64), arrays[f"{key}_w"].astype(np.int64)
+            arrays[f"{key}_syn"] = (w << (32 if wide else 16)) | tgt  # w is int16: exact in the upper half
+            arrays[f"{key}_syn"] = arrays[f"{key}_syn"].astype(np.int64 if wide else np.int32)
         return cls(specs=specs, n_in=n_in, n_hidden=N, n_out=n_out, arrays=arrays)
 
 
@@ -644,8 +668,8 @@ def emulate(
     kernel = _batch_parallel if parallel else _batch_serial
     a = bspec.arrays
     kernel(
-        x, a["in_ptr"], a["in_tgt"], a["in_w"], a["in_dense"], a["rec_ptr"], a["rec_tgt"], a["rec_w"],
-        a["out_ptr"], a["out_tgt"], a["out_w"],
+        x, a["in_ptr"], a["in_tgt"], a["in_w"], a["in_dense"], a["rec_ptr"], a["rec_syn"],
+        a["out_ptr"], a["out_syn"],
         a["thr"], a["dmem"], a["dsyn"], a["bias"], a["alias"], a["fpar"],
         a["thr_o"], a["dmem_o"], a["dsyn_o"], a["bias_o"],
         v, isyn, spk, vo, io, out_ev, bool(record), bool(rec_out), *r,
@@ -677,7 +701,7 @@ def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
     one = lambda k: a[k][:1]  # noqa: E731
     _batch_serial(
         np.ascontiguousarray(x[:1, :T]), one("in_ptr"), a["in_tgt"], a["in_w"], one("in_dense"),
-        one("rec_ptr"), a["rec_tgt"], a["rec_w"], one("out_ptr"), a["out_tgt"], a["out_w"],
+        one("rec_ptr"), a["rec_syn"], one("out_ptr"), a["out_syn"],
         one("thr"), one("dmem"), one("dsyn"), one("bias"), one("alias"), one("fpar"),
         one("thr_o"), one("dmem_o"), one("dsyn_o"), one("bias_o"),
         *st, np.zeros((1, T, n_out), np.int64), True, False,
