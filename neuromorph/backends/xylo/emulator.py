@@ -618,8 +618,8 @@ def emulate(
         device: the chip of a dict or plain Rockpool NPZ ``spec`` (default ``"xylo-audio-v2"``).
         layout: ``"lanes"`` (instances side by side in SIMD lanes,
             :mod:`~neuromorph.backends.xylo.emulator_lanes`), ``"instances"`` (one instance after
-            another) or ``None``: lanes whenever they apply (B >= 2, a shared sparsity pattern, no
-            aliases, thresholds > 0). Both give identical results; ``"lanes"`` where it does not
+            another) or ``None``: lanes where they apply (B >= 2, a shared sparsity pattern, no
+            aliases, thresholds > 0) and the batch is busy (:func:`_busy`). Both give identical results; ``"lanes"`` where it does not
             apply raises ValueError.
 
     Returns:
@@ -677,20 +677,21 @@ def emulate(
     return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched, "instances")
 
 
-#: hidden events per neuron and step from which a batch runs in lanes (see :func:`_busy`)
-LANES_MIN_ACTIVITY = 0.1
+#: fraction of hidden neurons with events in a step from which a batch runs in lanes (see :func:`_busy`)
+LANES_MIN_ACTIVE_FRACTION = 0.22
 PROBE_STEPS = 64
 
 
 def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
     """Whether the batch is busy enough for the lane layout: a throw-away run of instance 0 for the
-    first :data:`PROBE_STEPS` steps, per-instance kernel, its event rate vs :data:`LANES_MIN_ACTIVITY`.
+    first :data:`PROBE_STEPS` steps, per-instance kernel, the fraction of its neurons with events in
+    a step vs :data:`LANES_MIN_ACTIVE_FRACTION`.
 
-    Only the speed depends on this choice (both layouts give identical results). Measured on the
-    benchmark network (N = 1000, fan-out 64, one core): at 0.011 events per neuron and step the
-    per-instance kernel is ~1.8x faster than lanes (the lanes' sparse path touches one cache line per
-    lane and target), at 4.6 events lanes are ~1.5x faster; a source goes dense in lanes once 1/8
-    of the lanes fire, i.e. around 0.1 events per neuron and step."""
+    Only the speed depends on this choice (both layouts give identical results). The per-instance
+    kernel's cost grows with the spiking sources it delivers (about 2 + 60 * fraction us per
+    instance-step on the benchmark network, N = 1000, fan-out 64, one core), the lanes' much less
+    (about 15 us: a source goes dense once 1/8 of the lanes fire). Measured break-even between a
+    fraction of 0.17 (per-instance 1.3x faster) and 0.28 (lanes 1.3x faster)."""
     T = min(x.shape[1], PROBE_STEPS)
     if T == 0:
         return False
@@ -707,7 +708,7 @@ def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
         *st, np.zeros((1, T, n_out), np.int64), True, False,
         *hidden, np.zeros((1, 0, n_out), np.int16), np.zeros((1, 0, n_out), np.int16),
     )  # fmt: skip
-    return float(hidden[0].mean()) >= LANES_MIN_ACTIVITY
+    return float((hidden[0] > 0).mean()) >= LANES_MIN_ACTIVE_FRACTION
 
 
 def _result(out_ev, r, state, N, record, output_mode, batched, layout) -> EmulatorResult:
