@@ -38,3 +38,15 @@ def test_one_dimensional_input_and_non_finite_values_as_scipy() -> None:
     np.testing.assert_array_equal(first_order_filter(x, 0.99, 1e-4), lfilter([1e-4], [1.0, -0.99], x))
     with pytest.raises(ValueError, match="zi has 2 channel"):
         first_order_filter(np.zeros((5, 3)), 0.9, 1e-3, np.zeros((1, 2)))
+
+
+def test_any_gain_as_the_chip_readout_uses_it() -> None:
+    # chip_readout.output_traces: lfilter([a], [1, -a], s) then lfilter([1], [1, -b], .) on spike counts
+    rng = np.random.default_rng(5)
+    s = rng.poisson(0.3, (3000, 7)).astype(np.float64)
+    for dash in range(0, 9):
+        a = 1.0 - 2.0 ** -dash
+        g = rng.uniform(-3, 3)
+        np.testing.assert_array_equal(first_order_filter(s, a, a), lfilter([a], [1.0, -a], s, axis=0))
+        np.testing.assert_array_equal(first_order_filter(s, a, g), lfilter([g], [1.0, -a], s, axis=0))
+        np.testing.assert_array_equal(first_order_filter(s, a, 1.0), lfilter([1.0], [1.0, -a], s, axis=0))
