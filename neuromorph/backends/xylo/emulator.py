@@ -25,7 +25,12 @@ Notation: ``sat16(x)`` = :func:`quantization.chip_arith.saturate` ``(x, 16)``, `
 ``Isyn -= D(Isyn, d)`` = :func:`~quantization.chip_arith.bitshift_decayed` and ``wrap16(W << shift)`` =
 :func:`~quantization.chip_arith.shift_weight`. Those primitives are defined once, in
 ``quantization.chip_arith``, as numba functions that numba inlines here; this module only composes
-them in the chip's order (``integrate_vmem``, ``fire_hidden``, ``fire_output``, the kernels). The batch axis ``B`` holds independent device instances
+them in the chip's order (``integrate_vmem``, ``fire_hidden``, ``fire_output``, the kernels). The
+per-instance kernel holds Isyn, Isyn2 and Vmem in float32 during a run and, for specs without
+aliases and with thresholds > 0, computes the update in float32 vector code: every value it forms
+is an integer of magnitude below 2**20, which float32 represents exactly, so the arithmetic is the
+same integer arithmetic (the reasons are spelled out at the update; ``tests/test_xylo_emulator.py``
+compares it with the integer loop at the extremes). The batch axis ``B`` holds independent device instances
 (different weights, same shapes) and/or trials; it is spread over threads with ``prange``.
 
 Recordings follow Rockpool's ``XyloSim.evolve(record=True)``: keys ``Vmem``, ``Isyn``, ``Isyn2``,
