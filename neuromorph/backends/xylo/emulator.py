@@ -484,10 +484,10 @@ def _dense_input(arrays: dict, Bs: int, n_in: int, N: int) -> np.ndarray:
     if size == 0 or tgt.size < DENSE_INPUT_MIN_DENSITY * size or 2 * size > DENSE_INPUT_MAX_BYTES:
         return np.zeros((Bs, 0, 0), np.int16)
     dense = np.zeros((Bs, n_in, 2 * N), np.int16)
-    for b in range(Bs):
-        src = np.repeat(np.arange(n_in), np.diff(ptr[b]))
-        lo, hi = ptr[b, 0], ptr[b, -1]
-        dense[b, src, tgt[lo:hi]] = w[lo:hi]  # effective weights are int16 (wrapped to 16 bits)
+    # spec b's synapses are tgt/w[ptr[b, 0]:ptr[b, -1]], channel i's at ptr[b, i]:ptr[b, i + 1]
+    per_row = np.diff(ptr, axis=1).ravel()  # (Bs * n_in,) synapses of (spec, channel), in storage order
+    row = np.repeat(np.arange(Bs * n_in), per_row)
+    dense.reshape(Bs * n_in, 2 * N)[row, tgt[: row.size]] = w[: row.size]  # effective weights: int16 range
     return dense
 
 
