@@ -216,32 +216,51 @@ def grid_round(w: float, offset: float, q: float, q_max: float, u: float) -> flo
 # =============================================================================================
 # Array wrappers: validation, then a ufunc of the scalar primitive (broadcasting as NumPy does)
 # =============================================================================================
-@vectorize(["int64(int64, int64)"], cache=True)
+class _LazyUfunc:
+    """A numba ufunc of a scalar primitive, built (or loaded from numba's cache) on its first call.
+
+    Building all six at import cost about 0.5 s in every process that imports this module, which
+    most of them (the simulator, the command line) only do for the scalar functions."""
+
+    def __init__(self, signature: str, fn) -> None:
+        self._signature, self._fn, self._ufunc = signature, fn, None
+
+    def __call__(self, *args):
+        if self._ufunc is None:
+            self._ufunc = vectorize([self._signature], cache=True)(self._fn)
+        return self._ufunc(*args)
+
+
+def _lazy_ufunc(signature: str):
+    return lambda fn: _LazyUfunc(signature, fn)
+
+
+@_lazy_ufunc("int64(int64, int64)")
 def _saturate_u(x, bits):
     return saturate(x, bits)
 
 
-@vectorize(["int64(int64, int64)"], cache=True)
+@_lazy_ufunc("int64(int64, int64)")
 def _wrap_u(x, bits):
     return wrap(x, bits)
 
 
-@vectorize(["int64(int64, int64)"], cache=True)
+@_lazy_ufunc("int64(int64, int64)")
 def _decrement_u(v, dash):
     return bitshift_decrement(v, dash)
 
 
-@vectorize(["int64(int64, int64)"], cache=True)
+@_lazy_ufunc("int64(int64, int64)")
 def _decayed_u(v, dash):
     return bitshift_decayed(v, dash)
 
 
-@vectorize(["int64(int64, int64, int64)"], cache=True)
+@_lazy_ufunc("int64(int64, int64, int64)")
 def _shift_weight_u(w, shift, bits):
     return shift_weight(w, shift, bits)
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+@_lazy_ufunc("float64(float64, float64, float64, float64, float64)")
 def _grid_round_u(w, offset, q, q_max, u):
     return grid_round(w, offset, q, q_max, u)
 

@@ -368,3 +368,52 @@ def test_input_validation_errors() -> None:
         emulate(s, np.zeros((5, 2), int), initial_state=bad)
     with pytest.raises(ValueError, match=r"initial_state.vmem: expected shape"):
         emulate(s, np.zeros((5, 2), int), initial_state=XyloState.zeros(4, 1))
+
+
+def test_fast_paths_equal_the_integer_loop_at_extremes() -> None:
+    """The closed-form update (float32, exact for these integer ranges) and the dense input rows give
+    the sequential integer loop's and the CSR's arrays, on random states over the whole int16 range,
+    every dash 0..15, thresholds 1..32767, biases and strong weights (saturation every few steps).
+
+    The integer loop is forced by an alias on neuron 0, which has no weights, no bias and V = 0:
+    it never fires, so the alias copies nothing and only the path differs."""
+    rng = np.random.default_rng(7)
+    n_in, N, n_out, T = 4, 64, 3, 40
+    w_in = rng.integers(-128, 128, (n_in, N, 2)) * (rng.random((n_in, N, 2)) < 0.5)
+    w_rec = rng.integers(-128, 128, (N, N, 2)) * (rng.random((N, N, 2)) < 0.2)
+    w_in[:, 0], w_rec[:, 0], w_rec[0] = 0, 0, 0
+    thr = np.concatenate([[SILENT], rng.choice([1, 2, 3, 7, 100, 1000, 32767], N - 1)])
+    bias = rng.integers(-32768, 32768, N) * (rng.random(N) < 0.3)
+    bias[0] = 0
+    s = XyloSpec(
+        weights_in=w_in, weights_rec=w_rec, weights_out=rng.integers(-128, 128, (N, n_out)),
+        threshold=thr, threshold_out=np.full(n_out, 200), bias=bias,
+        dash_mem=rng.integers(0, 16, N), dash_syn=rng.integers(0, 16, N), dash_syn_2=rng.integers(0, 16, N),
+        dash_mem_out=np.full(n_out, 2), dash_syn_out=np.full(n_out, 2),
+        weight_shift_in=4, weight_shift_rec=3,
+    )  # fmt: skip
+    lim = (-32768, 32768)
+    init = XyloState(
+        vmem=np.concatenate([[0], rng.choice([-32768, 32767, -1, 0, 1], N - 1)]), isyn=rng.integers(*lim, N),
+        isyn2=rng.integers(*lim, N), spikes=np.zeros(N, int), vmem_out=np.zeros(n_out, int), isyn_out=np.zeros(n_out, int),
+    )  # fmt: skip
+    x = rng.integers(0, 16, (T, n_in))
+    runs = {}
+    for name, alias, dense in (("fast", False, True), ("csr", False, False), ("loop", True, False)):
+        bs = BatchedSpec.from_specs(s)
+        assert bs.arrays["in_dense"].shape[1] == n_in  # density 1/2: dense rows by default
+        if alias:
+            bs.arrays["alias"] = bs.arrays["alias"].copy()
+            bs.arrays["alias"][0, 0] = 1
+        if not dense:
+            bs.arrays["in_dense"] = np.zeros((1, 0, 0), np.int16)
+        runs[name] = emulate(bs, x, record=True, initial_state=init, layout="instances")
+    r = runs["fast"].recording
+    # the test must reach the corners it is about: saturated currents (recorded after one decay
+    # step, so just inside the limits), several events a step, V at its minimum, neuron 0 silent
+    assert r["Isyn"].max() > 32000 and r["Isyn"].min() < -32000 and r["Spikes"].max() >= 2
+    assert r["Vmem"].min() == -32768 and r["Vmem"].max() > 0 and r["Spikes"][..., 0].max() == 0
+    for name in ("csr", "loop"):
+        for k, a in runs[name].recording.items():
+            np.testing.assert_array_equal(a, r[k], err_msg=f"{name}: {k}")
+        np.testing.assert_array_equal(runs[name].output, runs["fast"].output)

@@ -21,12 +21,12 @@ from dataclasses import replace
 from typing import Optional
 
 import numpy as np
-from scipy.signal import lfilter
 
 from quantization.fixed_point import qmax
 from quantization.mapping import QuantizedSCN
 
 from neuromorph.quant.calibration import as_trials
+from neuromorph.sim.leaky_filter import first_order_filter
 
 
 #: Output-filter candidates tried around the hidden dash: membrane dash offsets and synapse dashes.
@@ -44,8 +44,9 @@ def output_traces(q: QuantizedSCN, spikes: np.ndarray, dash_mem_out: Optional[in
     default to ``q``'s."""
     a = 1.0 - 2.0 ** -int(q.dash_syn_out if dash_syn_out is None else dash_syn_out)
     b = 1.0 - 2.0 ** -int(q.dash_mem_out if dash_mem_out is None else dash_mem_out)
-    i_syn = lfilter([a], [1.0, -a], np.asarray(spikes, dtype=np.float64), axis=0)  # decayed before V
-    return lfilter([1.0], [1.0, -b], i_syn, axis=0)
+    # scipy.signal.lfilter([a], [1, -a], ...) and ([1], [1, -b], ...) bit for bit (no scipy.signal import)
+    i_syn = first_order_filter(np.asarray(spikes, dtype=np.float64), a, a)  # decayed before V
+    return first_order_filter(i_syn, b, 1.0)
 
 
 def _solve(Phi: np.ndarray, X: np.ndarray, ridge: float) -> np.ndarray:

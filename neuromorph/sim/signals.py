@@ -79,15 +79,13 @@ def _same_convolve_blocks(white: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def leaky_integrate(c: np.ndarray, lam: float, dt: float, x0: Optional[np.ndarray] = None) -> np.ndarray:
     """Target signal ``x_t = (1-λdt) x_{t-1} + dt c_t`` for an input current ``c`` of shape (T, M)."""
-    from scipy.signal import lfilter
+    # scipy.signal.lfilter([dt], [1, -a], c, axis=0, zi=zi) bit for bit, without importing scipy.signal
+    from neuromorph.sim.leaky_filter import first_order_filter
 
     c = np.asarray(c, dtype=np.float64)
     a = 1.0 - lam * dt
     zi = None if x0 is None else (a * np.asarray(x0, dtype=np.float64))[None, :]
-    if zi is None:
-        return lfilter([dt], [1.0, -a], c, axis=0)
-    y, _ = lfilter([dt], [1.0, -a], c, axis=0, zi=zi)
-    return y
+    return first_order_filter(c, a, dt, zi)
 
 
 def current_for_signal(x: np.ndarray, lam: float, dt: float) -> np.ndarray:

@@ -234,9 +234,8 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
     Returns the read-out ``x_hat`` (trials, T, M, network units), the spikes decoded off-chip
     ``x_hat_spikes``, rates, input events per step, saturation counts summed over trials and,
     with ``reference`` (the backend's reference simulator), whether it agrees state for state."""
-    from scipy.signal import lfilter
-
     from neuromorph.quant.chip_step import downsample, upsample
+    from neuromorph.sim.leaky_filter import first_order_filter  # lfilter bit for bit, no scipy.signal import
 
     k_s = q.steps_per_sample  # the chip steps k times per sample of x (upsampled here)
     x = upsample(as_trials(x), k_s)
@@ -255,7 +254,7 @@ def run_emulated(backend, q, deployable, x: np.ndarray, reference=None) -> dict:
         if spikes.shape[1] != q.n_neurons:  # a relay layout: the coding neurons follow the 2M input relays
             lo = int((q.stats.get("relays") or {}).get("n_in", 0))
             spikes = spikes[:, lo:lo + q.n_neurons]
-        r = lfilter([1.0], [1.0, -(1.0 - q.lam_chip * q.dt)], spikes, axis=0)
+        r = first_order_filter(spikes, 1.0 - q.lam_chip * q.dt, 1.0)
         est_sp.append(r @ D.T)
         filt.append(downsample(r[None], k_s)[0])
         counts += spikes.sum(0)

@@ -25,7 +25,12 @@ Notation: ``sat16(x)`` = :func:`quantization.chip_arith.saturate` ``(x, 16)``, `
 ``Isyn -= D(Isyn, d)`` = :func:`~quantization.chip_arith.bitshift_decayed` and ``wrap16(W << shift)`` =
 :func:`~quantization.chip_arith.shift_weight`. Those primitives are defined once, in
 ``quantization.chip_arith``, as numba functions that numba inlines here; this module only composes
-them in the chip's order (``integrate_vmem``, ``fire_hidden``, ``fire_output``, the kernels). The batch axis ``B`` holds independent device instances
+them in the chip's order (``integrate_vmem``, ``fire_hidden``, ``fire_output``, the kernels). The
+per-instance kernel holds Isyn, Isyn2 and Vmem in float32 during a run and, for specs without
+aliases and with thresholds > 0, computes the update in float32 vector code: every value it forms
+is an integer of magnitude below 2**20, which float32 represents exactly, so the arithmetic is the
+same integer arithmetic (the reasons are spelled out at the update; ``tests/test_xylo_emulator.py``
+compares it with the integer loop at the extremes). The batch axis ``B`` holds independent device instances
 (different weights, same shapes) and/or trials; it is spread over threads with ``prange``.
 
 Recordings follow Rockpool's ``XyloSim.evolve(record=True)``: keys ``Vmem``, ``Isyn``, ``Isyn2``,
@@ -129,19 +134,49 @@ def fire_output(v: int, threshold: int) -> tuple[int, int]:
 # =============================================================================================
 # Kernels
 # =============================================================================================
+@njit(cache=True, inline="always")
+def _collect_active(spk, active) -> int:
+    """Write the indices of the neurons with events (``spk > 0``) into ``active``, ascending; return
+    how many. Blocks of 32 with a fixed trip count: a vector OR skips the (many) blocks without one."""
+    N = spk.shape[0]
+    n = 0
+    nb = N // 32
+    for b in range(nb):
+        j0 = b * 32
+        anyev = 0
+        for j in range(32):
+            anyev |= spk[j0 + j]
+        if anyev != 0:
+            for j in range(j0, j0 + 32):
+                if spk[j] > 0:
+                    active[n] = j
+                    n += 1
+    for j in range(nb * 32, N):
+        if spk[j] > 0:
+            active[n] = j
+            n += 1
+    return n
+
+
 @njit(cache=True, error_model="numpy")  # no zero-division check: the quotient is used for thresholds > 0 only
 def _run_instance(
-    raster, in_ptr, in_tgt, in_w, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
-    thr, dmem, dsyn, bias, alias, thr_o, dmem_o, dsyn_o, bias_o,
+    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_syn, out_ptr, out_syn,
+    thr, dmem, dsyn, bias, alias, fpar, thr_o, dmem_o, dsyn_o, bias_o,
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
 ):  # fmt: skip
     """Run one instance for T steps, updating the state arrays in place.
 
     raster (T, Nin) uint8 input counts; ``*_ptr`` CSR row pointers over pre-synaptic sources,
-    ``*_tgt`` targets (``s*N + j`` for hidden synapse ``s``), ``*_w`` effective weights (int32);
-    ``dsyn`` (2N,) dashes per synapse; ``isyn`` (2N,) both synaptic currents; ``spk`` (N,) events of
-    the previous step on entry, of the last step on exit; ``out_ev`` (T, Nout) output events.
+    ``in_tgt`` targets (``s*N + j`` for hidden synapse ``s``), ``in_w`` effective weights (int32);
+    ``rec_syn``/``out_syn`` the recurrent/readout synapses packed as ``w << 16 | target`` in int32
+    (``w << 32 | target`` in int64 for targets >= 2**16): one load and two operations instead of
+    two loads a synapse, and half the bytes of a row;
+    ``in_dense`` (Nin, 2N) int16 the input weights as dense rows, or (0, 0) to deliver through the
+    CSR; ``fpar`` (5, N) float32 ``2**-dash_syn``, ``2**-dash_syn_2``, ``2**-dash_mem``, bias,
+    threshold (the closed-form update's operands); ``dsyn`` (2N,) dashes per synapse; ``isyn`` (2N,)
+    both synaptic currents; ``spk`` (N,) events of the previous step on entry, of the last step on
+    exit; ``out_ev`` (T, Nout) output events.
     """
     T, n_in = raster.shape
     N = v.shape[0]
@@ -150,12 +185,19 @@ def _run_instance(
     for j in range(N):
         if alias[j] >= 0 or thr[j] <= 0:
             closed_form = False
+    dense_in = in_dense.shape[0] > 0
+    # float32 operands of the closed-form update (see there); fp32 constants keep the loop in fp32
+    f_s0, f_s1, f_sm, f_bias, f_thr = fpar[0], fpar[1], fpar[2], fpar[3], fpar[4]
+    one, lo, hi, max_ev = np.float32(1.0), np.float32(INT16_MIN), np.float32(INT16_MAX), np.float32(MAX_HIDDEN_EVENTS)
     active = np.empty(N, np.int64)  # hidden neurons with events in the previous step, ascending
-    n_active = 0
-    for j in range(N):
-        if spk[j] > 0:
-            active[n_active] = j
-            n_active += 1
+    n_active = _collect_active(spk, active)
+    half = np.int64(rec_syn.itemsize * 4)  # packed synapses: weight in the upper, target in the lower half
+    mask = (np.int64(1) << half) - 1
+    # Isyn, Isyn2 and Vmem live in float32 during the run (written back at the end): every value the
+    # kernel forms from them is an integer below 2**20 in magnitude, exact in float32, and the
+    # closed-form update and saturating additions then need no conversions (min/max, no branches)
+    fi = isyn.astype(np.float32)
+    fv = v.astype(np.float32)
 
     for t in range(T):
         # 1. input events of this step, channels ascending
@@ -165,58 +207,75 @@ def _run_instance(
                 continue
             if c > MAX_INPUT_EVENTS:
                 c = MAX_INPUT_EVENTS
+            if dense_in:
+                # every target once per channel, as in the CSR (a zero weight adds nothing to an
+                # in-range state): a vector loop instead of a scatter of ~density * 2N additions
+                # (in float32, exact as in the update below: |Isyn + c*w| < 2**20)
+                row = in_dense[i]
+                cf = np.float32(c)
+                for q in range(2 * N):
+                    fi[q] = min(max(fi[q] + cf * np.float32(row[q]), lo), hi)
+                continue
+            cf = np.float32(c)
             for k in range(in_ptr[i], in_ptr[i + 1]):
                 q = in_tgt[k]
-                isyn[q] = saturate(isyn[q] + c * in_w[k], STATE_BITS)
+                fi[q] = min(max(fi[q] + cf * np.float32(in_w[k]), lo), hi)
         # 2. hidden events of step t-1 (only active neurons), ascending: recurrent + readout
         for a in range(n_active):
             p = active[a]
             c = np.int64(spk[p])
+            cf = np.float32(c)
             for k in range(rec_ptr[p], rec_ptr[p + 1]):
-                q = rec_tgt[k]
-                isyn[q] = saturate(isyn[q] + c * rec_w[k], STATE_BITS)
+                e = np.int64(rec_syn[k])  # weight << half | target: one load a synapse
+                q = e & mask
+                fi[q] = min(max(fi[q] + cf * np.float32(e >> half), lo), hi)
             for k in range(out_ptr[p], out_ptr[p + 1]):
-                q = out_tgt[k]
-                io[q] = saturate(io[q] + c * out_w[k], STATE_BITS)
+                e = np.int64(out_syn[k])
+                io[e & mask] = saturate(io[e & mask] + c * (e >> half), STATE_BITS)
         # 3. hidden neurons, ascending; spk becomes this step's alias/event buffer
         if closed_form:
-            # no aliases and all thresholds > 0: every neuron is independent and fires
-            # min(V // threshold, 31) events, so the loop is branch-free and vectorizes
-            # (the float64 quotient of two int16-range integers floors exactly)
+            # No aliases and all thresholds > 0: every neuron is independent and fires
+            # min(V // threshold, 31) events, so the loop is branch-free and vectorizes. It runs in
+            # float32, 16 lanes, exactly: every operand and intermediate is an integer below 2**24
+            # (states 16 bit, sums of three of them 18 bit), so +, -, min, max are exact;
+            # v >> d = floor(v * 2**-d) (a power-of-two scaling is exact); D(v, d) = v >> d but >= 1
+            # for v > 0 is max(v >> d, min(v, 1)) (for v < 0, v >> d >= v); and for 0 <= V < 2**24
+            # the floor of the rounded quotient V / threshold is the integer quotient (the next
+            # integer is >= 1/threshold away, more than the rounding error V/threshold * 2**-24).
             for j in range(N):
-                i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
-                i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
-                isyn[j] = i0
-                isyn[N + j] = i1
-                vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
-                th = np.int64(thr[j])
-                n = np.int64(np.float64(vj) / np.float64(th))  # trunc == floor for vj >= 0
-                if n < 0:
-                    n = 0
-                if n > MAX_HIDDEN_EVENTS:
-                    n = MAX_HIDDEN_EVENTS
-                v[j] = vj - n * th
-                spk[j] = n
+                a0 = fi[j]
+                a1 = fi[N + j]
+                i0 = a0 - max(np.floor(a0 * f_s0[j]), min(a0, one))
+                i1 = a1 - max(np.floor(a1 * f_s1[j]), min(a1, one))
+                vv = fv[j]
+                nd = -max(np.floor(vv * f_sm[j]), min(vv, one))
+                if nd > hi:  # wrap16(-D): only D = -32768 (V = -32768, dash 0) is out of range
+                    nd = lo
+                dv = min(max(nd + (i0 + i1), lo), hi)
+                dv = min(max(dv + f_bias[j], lo), hi)
+                vj = min(max(vv + dv, lo), hi)
+                th = f_thr[j]
+                n = min(max(np.floor(vj / th), np.float32(0.0)), max_ev)
+                fi[j] = i0
+                fi[N + j] = i1
+                fv[j] = vj - n * th
+                spk[j] = np.int32(n)
         else:
             spk[:] = 0
             for j in range(N):
-                i0 = bitshift_decayed(np.int64(isyn[j]), dsyn[j])
-                i1 = bitshift_decayed(np.int64(isyn[N + j]), dsyn[N + j])
-                isyn[j] = i0
-                isyn[N + j] = i1
-                vj = integrate_vmem(np.int64(v[j]), i0 + i1, dmem[j], bias[j])
+                i0 = bitshift_decayed(np.int64(fi[j]), dsyn[j])
+                i1 = bitshift_decayed(np.int64(fi[N + j]), dsyn[N + j])
+                fi[j] = i0
+                fi[N + j] = i1
+                vj = integrate_vmem(np.int64(fv[j]), i0 + i1, dmem[j], bias[j])
                 n, vj = fire_hidden(vj, np.int64(thr[j]), np.int64(spk[j]))
-                v[j] = vj
+                fv[j] = vj
                 spk[j] = n
                 tgt = alias[j]
                 if tgt >= 0 and n > 0:
                     m = spk[tgt] + n
                     spk[tgt] = m if m < MAX_HIDDEN_EVENTS else MAX_HIDDEN_EVENTS
-        n_active = 0
-        for j in range(N):
-            if spk[j] > 0:
-                active[n_active] = j
-                n_active += 1
+        n_active = _collect_active(spk, active)
         # 4. output neurons
         for o in range(n_out):
             io_o = bitshift_decayed(np.int64(io[o]), dsyn_o[o])
@@ -229,19 +288,23 @@ def _run_instance(
         if rec_hidden:
             for j in range(N):
                 r_spk[t, j] = spk[j]
-                r_v[t, j] = v[j]
-                r_i[t, j] = isyn[j]
-                r_i2[t, j] = isyn[N + j]
+                r_v[t, j] = np.int32(fv[j])
+                r_i[t, j] = np.int32(fi[j])
+                r_i2[t, j] = np.int32(fi[N + j])
         if rec_out:
             for o in range(n_out):
                 r_vo[t, o] = vo[o]
                 r_io[t, o] = io[o]
+    for q in range(2 * N):
+        isyn[q] = np.int32(fi[q])
+    for j in range(N):
+        v[j] = np.int32(fv[j])
 
 
 @njit(cache=True)
 def _batch_serial(
-    raster, in_ptr, in_tgt, in_w, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
-    thr, dmem, dsyn, bias, alias, thr_o, dmem_o, dsyn_o, bias_o,
+    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_syn, out_ptr, out_syn,
+    thr, dmem, dsyn, bias, alias, fpar, thr_o, dmem_o, dsyn_o, bias_o,
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
 ):  # fmt: skip
@@ -254,9 +317,9 @@ def _batch_serial(
         rb = b * r_stride
         sb = b * s_stride
         _run_instance(
-            raster[rb], in_ptr[sb], in_tgt, in_w, rec_ptr[sb], rec_tgt, rec_w,
-            out_ptr[sb], out_tgt, out_w,
-            thr[sb], dmem[sb], dsyn[sb], bias[sb], alias[sb],
+            raster[rb], in_ptr[sb], in_tgt, in_w, in_dense[sb], rec_ptr[sb], rec_syn,
+            out_ptr[sb], out_syn,
+            thr[sb], dmem[sb], dsyn[sb], bias[sb], alias[sb], fpar[sb],
             thr_o[sb], dmem_o[sb], dsyn_o[sb], bias_o[sb],
             v[b], isyn[b], spk[b], vo[b], io[b], out_ev[b], rec_hidden, rec_out,
             r_spk[b], r_v[b], r_i[b], r_i2[b], r_vo[b], r_io[b],
@@ -265,8 +328,8 @@ def _batch_serial(
 
 @njit(cache=True, parallel=True)
 def _batch_parallel(
-    raster, in_ptr, in_tgt, in_w, rec_ptr, rec_tgt, rec_w, out_ptr, out_tgt, out_w,
-    thr, dmem, dsyn, bias, alias, thr_o, dmem_o, dsyn_o, bias_o,
+    raster, in_ptr, in_tgt, in_w, in_dense, rec_ptr, rec_syn, out_ptr, out_syn,
+    thr, dmem, dsyn, bias, alias, fpar, thr_o, dmem_o, dsyn_o, bias_o,
     v, isyn, spk, vo, io, out_ev, rec_hidden, rec_out,
     r_spk, r_v, r_i, r_i2, r_vo, r_io,
 ):  # fmt: skip
@@ -282,9 +345,9 @@ def _batch_parallel(
         rb = b * r_stride
         sb = b * s_stride
         _run_instance(
-            raster[rb], in_ptr[sb], in_tgt, in_w, rec_ptr[sb], rec_tgt, rec_w,
-            out_ptr[sb], out_tgt, out_w,
-            thr[sb], dmem[sb], dsyn[sb], bias[sb], alias[sb],
+            raster[rb], in_ptr[sb], in_tgt, in_w, in_dense[sb], rec_ptr[sb], rec_syn,
+            out_ptr[sb], out_syn,
+            thr[sb], dmem[sb], dsyn[sb], bias[sb], alias[sb], fpar[sb],
             thr_o[sb], dmem_o[sb], dsyn_o[sb], bias_o[sb],
             v[b], isyn[b], spk[b], vo[b], io[b], out_ev[b], rec_hidden, rec_out,
             r_spk[b], r_v[b], r_i[b], r_i2[b], r_vo[b], r_io[b],
@@ -395,7 +458,37 @@ class BatchedSpec:
             dsyn_o=stack("dash_syn_out"),
             bias_o=stack("bias_out"),
         )
+        # operands of the per-instance kernel's float32 update (exact: integers below 2**24, powers of 2)
+        arrays["fpar"] = np.ascontiguousarray(np.stack([
+            np.exp2(-arrays["dsyn"][:, :N].astype(np.float64)), np.exp2(-arrays["dsyn"][:, N:].astype(np.float64)),
+            np.exp2(-arrays["dmem"].astype(np.float64)), arrays["bias"], arrays["thr"]], axis=1), dtype=np.float32)  # fmt: skip
+        arrays["in_dense"] = _dense_input(arrays, len(specs), n_in, N)
+        wide = max(2 * N, n_out) > (1 << 16)  # targets need more than 16 bits: pack into int64
+        for key in ("rec", "out"):
+            tgt, w = arrays[f"{key}_tgt"].astype(np.int64), arrays[f"{key}_w"].astype(np.int64)
+            arrays[f"{key}_syn"] = (w << (32 if wide else 16)) | tgt  # w is int16: exact in the upper half
+            arrays[f"{key}_syn"] = arrays[f"{key}_syn"].astype(np.int64 if wide else np.int32)
         return cls(specs=specs, n_in=n_in, n_hidden=N, n_out=n_out, arrays=arrays)
+
+
+#: input weights are delivered as dense rows when at least this fraction of them is non-zero (a
+#: vector pass costs ~0.1 ns a target, a scattered addition ~1.5 ns; measured on the benchmark net)
+DENSE_INPUT_MIN_DENSITY = 1 / 8
+DENSE_INPUT_MAX_BYTES = 1 << 28  #: ... and the batch's dense rows (int16) fit in this many bytes
+
+
+def _dense_input(arrays: dict, Bs: int, n_in: int, N: int) -> np.ndarray:
+    """(Bs, Nin, 2N) int16 dense input weights, or (Bs, 0, 0) when the CSR is cheaper/smaller."""
+    ptr, tgt, w = arrays["in_ptr"], arrays["in_tgt"], arrays["in_w"]
+    size = Bs * n_in * 2 * N
+    if size == 0 or tgt.size < DENSE_INPUT_MIN_DENSITY * size or 2 * size > DENSE_INPUT_MAX_BYTES:
+        return np.zeros((Bs, 0, 0), np.int16)
+    dense = np.zeros((Bs, n_in, 2 * N), np.int16)
+    # spec b's synapses are tgt/w[ptr[b, 0]:ptr[b, -1]], channel i's at ptr[b, i]:ptr[b, i + 1]
+    per_row = np.diff(ptr, axis=1).ravel()  # (Bs * n_in,) synapses of (spec, channel), in storage order
+    row = np.repeat(np.arange(Bs * n_in), per_row)
+    dense.reshape(Bs * n_in, 2 * N)[row, tgt[: row.size]] = w[: row.size]  # effective weights: int16 range
+    return dense
 
 
 # =============================================================================================
@@ -530,8 +623,8 @@ def emulate(
         device: the chip of a dict or plain Rockpool NPZ ``spec`` (default ``"xylo-audio-v2"``).
         layout: ``"lanes"`` (instances side by side in SIMD lanes,
             :mod:`~neuromorph.backends.xylo.emulator_lanes`), ``"instances"`` (one instance after
-            another) or ``None``: lanes whenever they apply (B >= 2, a shared sparsity pattern, no
-            aliases, thresholds > 0). Both give identical results; ``"lanes"`` where it does not
+            another) or ``None``: lanes where they apply (B >= 2, a shared sparsity pattern, no
+            aliases, thresholds > 0) and the batch is busy (:func:`_busy`). Both give identical results; ``"lanes"`` where it does not
             apply raises ValueError.
 
     Returns:
@@ -580,29 +673,30 @@ def emulate(
     kernel = _batch_parallel if parallel else _batch_serial
     a = bspec.arrays
     kernel(
-        x, a["in_ptr"], a["in_tgt"], a["in_w"], a["rec_ptr"], a["rec_tgt"], a["rec_w"],
-        a["out_ptr"], a["out_tgt"], a["out_w"],
-        a["thr"], a["dmem"], a["dsyn"], a["bias"], a["alias"],
+        x, a["in_ptr"], a["in_tgt"], a["in_w"], a["in_dense"], a["rec_ptr"], a["rec_syn"],
+        a["out_ptr"], a["out_syn"],
+        a["thr"], a["dmem"], a["dsyn"], a["bias"], a["alias"], a["fpar"],
         a["thr_o"], a["dmem_o"], a["dsyn_o"], a["bias_o"],
         v, isyn, spk, vo, io, out_ev, bool(record), bool(rec_out), *r,
     )  # fmt: skip
     return _result(out_ev, r, (v, isyn, spk, vo, io), N, record, output_mode, batched, "instances")
 
 
-#: hidden events per neuron and step from which a batch runs in lanes (see :func:`_busy`)
-LANES_MIN_ACTIVITY = 0.1
+#: fraction of hidden neurons with events in a step from which a batch runs in lanes (see :func:`_busy`)
+LANES_MIN_ACTIVE_FRACTION = 0.22
 PROBE_STEPS = 64
 
 
 def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
     """Whether the batch is busy enough for the lane layout: a throw-away run of instance 0 for the
-    first :data:`PROBE_STEPS` steps, per-instance kernel, its event rate vs :data:`LANES_MIN_ACTIVITY`.
+    first :data:`PROBE_STEPS` steps, per-instance kernel, the fraction of its neurons with events in
+    a step vs :data:`LANES_MIN_ACTIVE_FRACTION`.
 
-    Only the speed depends on this choice (both layouts give identical results). Measured on the
-    benchmark network (N = 1000, fan-out 64, one core): at 0.011 events per neuron and step the
-    per-instance kernel is ~1.8x faster than lanes (the lanes' sparse path touches one cache line per
-    lane and target), at 4.6 events lanes are ~1.5x faster; a source goes dense in lanes once 1/8
-    of the lanes fire, i.e. around 0.1 events per neuron and step."""
+    Only the speed depends on this choice (both layouts give identical results). The per-instance
+    kernel's cost grows with the spiking sources it delivers (about 2 + 60 * fraction us per
+    instance-step on the benchmark network, N = 1000, fan-out 64, one core), the lanes' much less
+    (about 15 us: a source goes dense once 1/8 of the lanes fire). Measured break-even between a
+    fraction of 0.17 (per-instance 1.3x faster) and 0.28 (lanes 1.3x faster)."""
     T = min(x.shape[1], PROBE_STEPS)
     if T == 0:
         return False
@@ -612,14 +706,14 @@ def _busy(bspec: BatchedSpec, x: np.ndarray, state: tuple) -> bool:
     hidden = [np.zeros((1, T, N), np.int16) for _ in range(4)]  # the kernel records all four when asked
     one = lambda k: a[k][:1]  # noqa: E731
     _batch_serial(
-        np.ascontiguousarray(x[:1, :T]), one("in_ptr"), a["in_tgt"], a["in_w"], one("rec_ptr"), a["rec_tgt"], a["rec_w"],
-        one("out_ptr"), a["out_tgt"], a["out_w"],
-        one("thr"), one("dmem"), one("dsyn"), one("bias"), one("alias"),
+        np.ascontiguousarray(x[:1, :T]), one("in_ptr"), a["in_tgt"], a["in_w"], one("in_dense"),
+        one("rec_ptr"), a["rec_syn"], one("out_ptr"), a["out_syn"],
+        one("thr"), one("dmem"), one("dsyn"), one("bias"), one("alias"), one("fpar"),
         one("thr_o"), one("dmem_o"), one("dsyn_o"), one("bias_o"),
         *st, np.zeros((1, T, n_out), np.int64), True, False,
         *hidden, np.zeros((1, 0, n_out), np.int16), np.zeros((1, 0, n_out), np.int16),
     )  # fmt: skip
-    return float(hidden[0].mean()) >= LANES_MIN_ACTIVITY
+    return float((hidden[0] > 0).mean()) >= LANES_MIN_ACTIVE_FRACTION
 
 
 def _result(out_ev, r, state, N, record, output_mode, batched, layout) -> EmulatorResult:
