@@ -12,7 +12,7 @@ which is exact) computes, per channel,
 
 with ``z`` starting at 0 or at the given ``zi``.  The loop below performs these operations in
 this order, without contraction into fused multiply-adds (numba's default), so it returns the
-same floating-point numbers (``tests/test_signals.py`` compares it with ``lfilter``).
+same floating-point numbers (``tests/test_leaky_filter.py`` compares it with ``lfilter``).
 """
 
 from __future__ import annotations
