@@ -68,8 +68,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from neuromorph.sim.rng import (_KN, _WN, COUNTER_TAG, _normal_rejected, counter_fill_scaled, load, next_u64_regs,
-                                store)
+from neuromorph.sim.rng import (COUNTER_TAG, _normal_rejected, counter_fill_scaled, load, next_u64_regs, store,
+                                zig_fast)
 from neuromorph.sim.rules.ei import P_EE, P_EI, P_IE, P_II, P_XE, input_row, recurrent_column  # noqa: F401
 
 THRESHOLD_NOISE_CUTOFF = 8.0
@@ -153,13 +153,10 @@ def _noise_select_serial(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spik
     ns = 0
     for i in range(n):
         if v_noise > 0.0:
-            # normal_regs written out (the inlined tuple return is slower on the hot path)
+            # normal_regs written out (its inlined 5-tuple return is slower on the hot path)
             w, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
-            iz = np.int64(w & np.uint64(127))
-            hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
-            ahz = hz if hz >= 0 else -hz
-            xi = hz * _WN[iz]
-            if ahz >= _KN[iz]:
+            xi, rejected = zig_fast(w)
+            if rejected:
                 store(rng, s0, s1, s2, s3)
                 xi = _normal_rejected(rng, w)
                 s0, s1, s2, s3 = load(rng)
@@ -171,15 +168,12 @@ def _noise_select_serial(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spik
         # ziggurat rejection takes a branch
         w, n0, n1, n2, n3 = next_u64_regs(s0, s1, s2, s3)
         cand = t_noise > 0.0 and u > cutoff
-        iz = np.int64(w & np.uint64(127))
-        hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
-        ahz = hz if hz >= 0 else -hz
-        eta = hz * _WN[iz]
+        eta, rejected = zig_fast(w)
         s0 = n0 if cand else s0
         s1 = n1 if cand else s1
         s2 = n2 if cand else s2
         s3 = n3 if cand else s3
-        if cand and ahz >= _KN[iz]:
+        if cand and rejected:
             store(rng, s0, s1, s2, s3)
             eta = _normal_rejected(rng, w)
             s0, s1, s2, s3 = load(rng)

@@ -38,8 +38,8 @@ from numba import njit
 
 from quantization.chip_arith import grid_round
 
-from neuromorph.sim.rng import (_KN, _WN, COUNTER_TAG, _normal_rejected, counter_fill_scaled, counter_normal, load,
-                                next_u64_regs, store, uniform)
+from neuromorph.sim.rng import (COUNTER_TAG, _normal_rejected, counter_fill_scaled, counter_normal, load, next_u64_regs,
+                                store, uniform, zig_fast)
 from neuromorph.sim.rules.feedforward import step_builtin as ff_step_builtin
 from neuromorph.sim.rules.feedforward import update_builtin as ff_update_builtin
 from neuromorph.sim.rules.recurrent import update_column as rec_update_builtin
@@ -217,11 +217,9 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
                     s0, s1, s2, s3 = load(rng_state)
                     for i in range(N):
                         w, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
-                        iz = np.int64(w & np.uint64(127))
-                        hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
-                        ahz = hz if hz >= 0 else -hz
-                        tmp_u[i] = v_noise * (hz * _WN[iz])
-                        if ahz >= _KN[iz]:
+                        xi, rejected = zig_fast(w)
+                        tmp_u[i] = v_noise * xi
+                        if rejected:
                             store(rng_state, s0, s1, s2, s3)
                             tmp_u[i] = v_noise * _normal_rejected(rng_state, w)
                             s0, s1, s2, s3 = load(rng_state)
@@ -290,11 +288,8 @@ def make_scn_steps(ff_update, ff_step, rec_update, ff_row_only=False):
                     s0, s1, s2, s3 = load(rng_state)
                     for q in range(nc):
                         w, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
-                        iz = np.int64(w & np.uint64(127))
-                        hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
-                        ahz = hz if hz >= 0 else -hz
-                        eta = hz * _WN[iz]
-                        if ahz >= _KN[iz]:
+                        eta, rejected = zig_fast(w)
+                        if rejected:
                             store(rng_state, s0, s1, s2, s3)
                             eta = _normal_rejected(rng_state, w)
                             s0, s1, s2, s3 = load(rng_state)

@@ -333,16 +333,25 @@ def normal(s):
     return _xo_normal(s)
 
 
+@njit(cache=True, inline="always")
+def zig_fast(w):
+    """The serial ziggurat's fast path for the 64-bit word ``w``: ``(x, rejected)``, the sample
+    ``x`` (exact unless ``rejected``, ≈1 % of words: then the wedge or tail decides, see
+    :func:`_normal_rejected`).  Layer from the low 7 bits, value from the high 32."""
+    iz = np.int64(w & np.uint64(127))
+    hz = np.int64(np.int32(np.uint32(w >> np.uint64(32))))
+    ahz = hz if hz >= 0 else -hz
+    return hz * _WN[iz], ahz >= _KN[iz]
+
+
 @njit(cache=True)
 def _xo_normal(s):
     """One standard-normal sample of the serial (xoshiro) stream (ziggurat)."""
     while True:
         u = next_u64(s)
-        iz = np.int64(u & np.uint64(127))
-        hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
-        ahz = hz if hz >= 0 else -hz
-        if ahz < _KN[iz]:
-            return hz * _WN[iz]
+        x, rejected = zig_fast(u)
+        if not rejected:
+            return x
         x, accepted = _wedge_or_tail(s, u)
         if accepted:
             return x
@@ -413,12 +422,9 @@ def normal_regs(s, s0, s1, s2, s3):
     sample and state as :func:`normal` on the array.  ``s`` is the state array, used (written,
     then read back) only on the rare slow path."""
     u, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
-    iz = np.int64(u & np.uint64(127))
-    hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
-    ahz = hz if hz >= 0 else -hz
     # the fast-path value is computed unconditionally (branch-free); the rare rejection replaces it
-    x = hz * _WN[iz]
-    if ahz >= _KN[iz]:
+    x, rejected = zig_fast(u)
+    if rejected:
         store(s, s0, s1, s2, s3)
         x = _normal_rejected(s, u)
         s0, s1, s2, s3 = load(s)
@@ -433,11 +439,9 @@ def xo_fill_normal_scaled(s, out, n, scale):
     s0, s1, s2, s3 = load(s)
     for i in range(n):
         u, s0, s1, s2, s3 = next_u64_regs(s0, s1, s2, s3)
-        iz = np.int64(u & np.uint64(127))
-        hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
-        ahz = hz if hz >= 0 else -hz
-        out[i] = scale * (hz * _WN[iz])
-        if ahz >= _KN[iz]:
+        x, rejected = zig_fast(u)
+        out[i] = scale * x
+        if rejected:
             store(s, s0, s1, s2, s3)
             out[i] = scale * _normal_rejected(s, u)
             s0, s1, s2, s3 = load(s)
