@@ -97,6 +97,19 @@ def _noise_select(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk,
 
 
 @njit(cache=True, inline="always")
+def _selected(one_spike, n, best, bestu, ns, now, ref, spk):
+    """The number of spikes a selection scan chose (written into ``spk``): one-spike mode, its
+    first largest margin ``bestu`` of neuron ``best`` if non-negative and the neuron is not
+    refractory (a refractory winner blocks the step); multi-spike mode, the ``ns`` listed."""
+    if one_spike:
+        if n > 0 and bestu >= 0.0 and now > ref[best]:
+            spk[0] = best
+            return 1
+        return 0
+    return ns
+
+
+@njit(cache=True, inline="always")
 def _noise_select_counter(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spike, spk, ws):
     """Counter stream: the voltage noise of neuron i sits at position base + i, its threshold
     noise at base + n + i (base advances 2n, drawn or not), so both are drawn as vectorised
@@ -128,12 +141,7 @@ def _noise_select_counter(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spi
         elif u >= 0.0 and now > ref[i]:
             spk[ns] = i
             ns += 1
-    if one_spike:
-        if n > 0 and bestu >= 0.0 and now > ref[best]:
-            spk[0] = best
-            return 1
-        return 0
-    return ns
+    return _selected(one_spike, n, best, bestu, ns, now, ref, spk)
 
 
 @njit(cache=True, inline="always")
@@ -186,12 +194,7 @@ def _noise_select_serial(V, T, v_noise, ref, now, t_noise, cutoff, rng, one_spik
             spk[ns] = i
             ns += 1
     store(rng, s0, s1, s2, s3)
-    if one_spike:
-        if n > 0 and bestu >= 0.0 and now > ref[best]:
-            spk[0] = best
-            return 1
-        return 0
-    return ns
+    return _selected(one_spike, n, best, bestu, ns, now, ref, spk)
 
 
 @njit(cache=True, inline="always")

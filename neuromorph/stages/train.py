@@ -59,10 +59,18 @@ def snapshot_schedule(n_steps: int) -> list:
     return out
 
 
+def initial_network(seed: int, init: str = "paper", n_neurons: int = 20, n_inputs: int = 2,
+                    params: SCNParams = SCNParams(), experiment: str = "fig2") -> SCN:
+    """The network :func:`learn_scn` starts from (arguments as there): its initial weights use the
+    seed's derived stream 2."""
+    return initial_scn(derive_seed(seed, 2), init, n_neurons, n_inputs, params,
+                       meta={"experiment": experiment, "init": init})
+
+
 def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int = 20, n_inputs: int = 2,
               params: SCNParams = SCNParams(), rules: Optional[tuple] = None, progress: bool = True,
               experiment: str = "fig2", max_fanout: Optional[int] = None,
-              on_snapshot=None) -> tuple[SCN, LearnResult]:
+              on_snapshot=None, net0: Optional[SCN] = None) -> tuple[SCN, LearnResult]:
     """Learn an SCN from its initial condition on the Fig 2 input.
 
     Parameters
@@ -78,6 +86,8 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     max_fanout : learn under a connectivity mask with at most this many recurrent targets per
         neuron, self included (:func:`neuromorph.sim.connectivity.learn_with_fanout`); None = dense.
     on_snapshot : called as ``on_snapshot(step, F, Omega)`` with each snapshot as it is taken.
+    net0 : the initial network when the caller has built it already (:func:`initial_network` with
+        these arguments); None = built here.
 
     Returns
     -------
@@ -85,8 +95,8 @@ def learn_scn(seed: int, iterations: int, init: str = "paper", *, n_neurons: int
     """
     if int(iterations) != iterations or iterations < 1:
         raise ValueError(f"iterations must be a positive number of {BLOCK}-step blocks, got {iterations!r}")
-    net0 = initial_scn(derive_seed(seed, 2), init, n_neurons, n_inputs, params,
-                       meta={"experiment": experiment, "init": init})
+    if net0 is None:
+        net0 = initial_network(seed, init, n_neurons, n_inputs, params, experiment)
     n_steps = int(iterations) * BLOCK
     src = block_noise_source(net0.n_inputs, derive_seed(seed, 1), amplitude=params.amplitude, sigma=params.sigma,
                              block=BLOCK)
@@ -153,11 +163,11 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     t0 = time.perf_counter()
     proto = protocol or EvalProtocol()
     eval_seed = derive_seed(seed, 4)
-    template = initial_scn(derive_seed(seed, 2), init, n_neurons, n_inputs, params)  # what learn_scn starts from
+    net0 = initial_network(seed, init, n_neurons, n_inputs, params, experiment)
 
     def evaluated_snapshot(step: int, F: np.ndarray, Om: np.ndarray, workers=None) -> tuple:
-        net = SCN(F=F, Omega=Om, D=np.zeros_like(template.D), thresholds=template.thresholds, lam=template.lam,
-                  dt=template.dt, v_noise=template.v_noise, t_noise=template.t_noise)
+        net = SCN(F=F, Omega=Om, D=np.zeros_like(net0.D), thresholds=net0.thresholds, lam=net0.lam, dt=net0.dt,
+                  v_noise=net0.v_noise, t_noise=net0.t_noise)
         return step, net, evaluate(net, seed=eval_seed, protocol=proto, workers=workers)
 
     # Every snapshot's evaluation uses the same seed and nothing else, so their order and timing
@@ -165,9 +175,9 @@ def train_network(out: Path, *, seed: int, iterations: int, init: str = "paper",
     # in a thread: its kernel releases the GIL), then the last; then the network figures (which
     # need only the first and last decoders) are drawn in a second process while this one
     # evaluates any snapshot still left.
-    (net0, res), learn_seconds, done = _learn_evaluating(
+    (_, res), learn_seconds, done = _learn_evaluating(
         partial(learn_scn, seed, iterations, init, n_neurons=n_neurons, n_inputs=n_inputs, params=params,
-                rules=rules, progress=progress, experiment=experiment, max_fanout=max_fanout),
+                rules=rules, progress=progress, experiment=experiment, max_fanout=max_fanout, net0=net0),
         evaluated_snapshot, concurrent=second_core())
     curve = {"time_s": [], "step": [], "error": [], "rate_hz": [], "v_var": [], "weight_distance": []}
     snaps = list(res.snapshots) + [(res.n_steps, res.network.F, res.network.Omega)]

@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from quantization.chip_arith import bitshift_decayed, saturate
 
-__all__ = ["MAX_LANES", "LanePack", "lanes_applicable", "pack_lanes", "run_lanes"]
+__all__ = ["MAX_LANES", "LanePack", "block_layout", "lanes_applicable", "run_lanes"]
 
 MAX_LANES = 32  #: instances per block (4 AVX-512 int64 vectors; keeps a block's state in L2)
 MIN_LANES = 8  #: smallest block when the batch is split over threads
